@@ -1,0 +1,14 @@
+terraform {
+  # Ephemeral resources and write-only arguments keep the PostgreSQL password out of state (Terraform 1.11+).
+  required_version = ">= 1.11.0"
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 4.55.0, < 5.0.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.7.0, < 4.0.0"
+    }
+  }
+}

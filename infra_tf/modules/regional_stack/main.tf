@@ -1,0 +1,174 @@
+# One region of the platform. The root instantiates this once per entry of var.regions: regions are data.
+
+module "naming" {
+  source      = "../naming"
+  prefix      = var.prefix
+  environment = var.environment
+  location    = var.location
+  instance    = var.instance
+}
+
+module "gpu_node_pools" {
+  source             = "../gpu_node_pools"
+  pools              = var.region.gpu_node_pools
+  default_pool       = var.region.default_gpu_pool
+  gpu_price_per_hour = var.region.gpu_price_per_hour
+}
+
+locals {
+  names   = module.naming.names
+  tags    = merge(var.tags, { region = var.location })
+  private = var.region.should_create_private_endpoints
+  osmo    = var.region.should_deploy_osmo_dependencies
+}
+
+module "resource_group" {
+  source   = "../resource_group"
+  name     = local.names.resource_group
+  location = var.location
+  tags     = local.tags
+}
+
+module "networking" {
+  source                          = "../networking"
+  names                           = local.names
+  location                        = var.location
+  resource_group_name             = module.resource_group.name
+  address_space                   = var.region.address_space
+  zones                           = var.region.zones
+  should_create_postgresql_subnet = local.osmo
+  should_create_private_dns_zones = local.private || local.osmo
+  tags                            = local.tags
+}
+
+module "monitoring" {
+  source              = "../monitoring"
+  names               = local.names
+  location            = var.location
+  resource_group_name = module.resource_group.name
+  retention_in_days   = var.region.log_retention_days
+  alert_emails        = var.region.alert_emails
+  tags                = local.tags
+}
+
+module "storage" {
+  source                         = "../storage"
+  name                           = local.names.storage_account
+  location                       = var.location
+  resource_group_name            = module.resource_group.name
+  replication_type               = var.region.storage_replication_type
+  allowed_subnet_ids             = [module.networking.aks_nodes_subnet_id]
+  allowed_ip_ranges              = var.region.allowed_ip_ranges
+  should_create_private_endpoint = local.private
+  private_endpoint_subnet_id     = module.networking.private_endpoints_subnet_id
+  private_dns_zone_id            = lookup(module.networking.private_dns_zone_ids, "blob", null)
+  tags                           = local.tags
+}
+
+module "key_vault" {
+  source                         = "../key_vault"
+  name                           = local.names.key_vault
+  location                       = var.location
+  resource_group_name            = module.resource_group.name
+  tenant_id                      = var.tenant_id
+  allowed_subnet_ids             = [module.networking.aks_nodes_subnet_id]
+  allowed_ip_ranges              = var.region.allowed_ip_ranges
+  should_create_private_endpoint = local.private
+  private_endpoint_subnet_id     = module.networking.private_endpoints_subnet_id
+  private_dns_zone_id            = lookup(module.networking.private_dns_zone_ids, "vault", null)
+  tags                           = local.tags
+}
+
+module "aks" {
+  source                     = "../aks"
+  name                       = local.names.kubernetes_cluster
+  location                   = var.location
+  resource_group_name        = module.resource_group.name
+  kubernetes_version         = var.region.kubernetes_version
+  sku_tier                   = var.region.aks_sku_tier
+  system_pool                = var.region.system_pool
+  gpu_node_pools             = module.gpu_node_pools.node_pools
+  vnet_subnet_id             = module.networking.aks_nodes_subnet_id
+  virtual_network_id         = module.networking.virtual_network_id
+  log_analytics_workspace_id = module.monitoring.log_analytics_workspace_id
+  tenant_id                  = var.tenant_id
+  admin_group_object_ids     = var.admin_group_object_ids
+  authorized_ip_ranges       = var.region.authorized_ip_ranges
+  tags                       = local.tags
+}
+
+module "ml_workspace" {
+  source                  = "../ml_workspace"
+  names                   = local.names
+  location                = var.location
+  resource_group_name     = module.resource_group.name
+  key_vault_id            = module.key_vault.id
+  application_insights_id = module.monitoring.application_insights_id
+  container_registry_id   = var.container_registry.id
+  tags                    = local.tags
+}
+
+module "identities" {
+  source                   = "../identities"
+  names                    = local.names
+  location                 = var.location
+  resource_group_name      = module.resource_group.name
+  oidc_issuer_url          = module.aks.oidc_issuer_url
+  training_service_account = var.training_service_account
+  kubelet_object_id        = module.aks.kubelet_object_id
+  tags                     = local.tags
+  scopes = {
+    storage_containers    = module.storage.container_scopes
+    key_vault_id          = module.key_vault.id
+    container_registry_id = var.container_registry.id
+    ml_workspace_id       = module.ml_workspace.id
+    aks_cluster_id        = module.aks.id
+  }
+}
+
+module "osmo_dependencies" {
+  source                         = "../osmo_dependencies"
+  count                          = local.osmo ? 1 : 0
+  names                          = local.names
+  location                       = var.location
+  resource_group_name            = module.resource_group.name
+  tenant_id                      = var.tenant_id
+  postgresql_subnet_id           = module.networking.postgresql_subnet_id
+  postgresql_private_dns_zone_id = module.networking.private_dns_zone_ids["postgresql"]
+  key_vault_id                   = module.key_vault.id
+  private_endpoint_subnet_id     = module.networking.private_endpoints_subnet_id
+  redis_private_dns_zone_id      = module.networking.private_dns_zone_ids["redis"]
+  tags                           = local.tags
+}
+
+module "region_outputs" {
+  source         = "../region_outputs"
+  location       = var.location
+  resource_group = module.resource_group.name
+  aks = {
+    cluster_name                = module.aks.name
+    oidc_issuer_url             = module.aks.oidc_issuer_url
+    namespace                   = var.training_service_account.namespace
+    training_service_account    = var.training_service_account.name
+    training_identity_client_id = module.identities.training_client_id
+    kubernetes_version          = module.aks.kubernetes_version
+  }
+  gpu_node_pools = module.gpu_node_pools.contract
+  container_registry = {
+    login_server  = var.container_registry.login_server
+    trainer_image = "${var.container_registry.login_server}/${var.trainer_image.repository}:${var.trainer_image.tag}"
+  }
+  storage = {
+    account_name  = module.storage.name
+    blob_endpoint = module.storage.blob_endpoint
+    containers    = module.storage.containers
+  }
+  key_vault_uri       = module.key_vault.uri
+  mlflow_tracking_uri = module.ml_workspace.mlflow_tracking_uri
+  osmo = {
+    enabled     = local.osmo
+    pool        = local.osmo ? coalesce(var.region.osmo_pool, "azure-${var.location}-gpu") : null
+    service_url = var.region.osmo_service_url
+  }
+  gpu_price_per_hour = module.gpu_node_pools.gpu_price_per_hour
+}

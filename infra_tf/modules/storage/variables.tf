@@ -1,0 +1,98 @@
+variable "name" {
+  type        = string
+  description = "Storage account name (3-24 lowercase letters and digits, globally unique)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{3,24}$", var.name))
+    error_message = "Storage account name must be 3-24 lowercase letters and digits."
+  }
+}
+
+variable "location" {
+  type        = string
+  description = "Azure region."
+}
+
+variable "resource_group_name" {
+  type        = string
+  description = "Resource group of the account."
+}
+
+variable "replication_type" {
+  type        = string
+  description = "Replication: LRS, ZRS, GRS, RAGRS, GZRS or RAGZRS. ZRS survives a zone outage at ~25 % over LRS."
+  default     = "ZRS"
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"], var.replication_type)
+    error_message = "replication_type must be one of LRS, ZRS, GRS, RAGRS, GZRS, RAGZRS."
+  }
+}
+
+variable "containers" {
+  description = "Blob container names for checkpoints, models, task configs and Dagster Pipes messages."
+  type = object({
+    checkpoints  = optional(string, "checkpoints")
+    models       = optional(string, "models")
+    task_configs = optional(string, "task-configs")
+    pipes        = optional(string, "pipes")
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in values(var.containers) : can(regex("^[a-z0-9](-?[a-z0-9]){2,62}$", name))])
+    error_message = "Container names must be 3-63 lowercase letters, digits and single dashes."
+  }
+}
+
+variable "allowed_subnet_ids" {
+  type        = list(string)
+  description = "Subnets (with the Microsoft.Storage service endpoint) admitted through the account firewall."
+  default     = []
+}
+
+variable "allowed_ip_ranges" {
+  type        = list(string)
+  description = "Public CIDRs admitted through the firewall (e.g. an orchestrator outside Azure); keep it short."
+  default     = []
+}
+
+variable "should_create_private_endpoint" {
+  type        = bool
+  description = "Add a blob private endpoint (then set private_endpoint_subnet_id and private_dns_zone_id)."
+  default     = false
+}
+
+variable "private_endpoint_subnet_id" {
+  type        = string
+  description = "Subnet of the private endpoint (required when should_create_private_endpoint)."
+  default     = null
+
+  validation {
+    condition     = !var.should_create_private_endpoint || var.private_endpoint_subnet_id != null
+    error_message = "private_endpoint_subnet_id is required when should_create_private_endpoint is true."
+  }
+}
+
+variable "private_dns_zone_id" {
+  type        = string
+  description = "ID of the privatelink.blob.core.windows.net zone for the endpoint's DNS record."
+  default     = null
+}
+
+variable "soft_delete_days" {
+  type        = number
+  description = "Days deleted blobs and containers stay recoverable (1-365); checkpoints are expensive to recompute."
+  default     = 14
+
+  validation {
+    condition     = var.soft_delete_days >= 1 && var.soft_delete_days <= 365
+    error_message = "soft_delete_days must be between 1 and 365."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags applied to the account and its endpoint."
+  default     = {}
+}

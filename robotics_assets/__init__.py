@@ -1,0 +1,1 @@
+"""Dagster code location: from task config to a deployed robot policy, per task and region."""

@@ -1,0 +1,5 @@
+import sys
+
+from robotics_assets.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""`python -m robotics_assets`: the few operations a user needs outside the UI.
+
+  instance    render DAGSTER_HOME/dagster.yaml from the settings and print DAGSTER_HOME
+  quickstart  materialize the whole chain for one task in one region, in this process, into the real instance
+  backfill    submit a backfill of task × regions (run by the daemon of `dagster dev`, within the concurrency limits)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+
+
+def _instance(settings):
+    import dagster as dg
+
+    from robotics_assets.lib.instance import write_instance_config
+
+    write_instance_config(settings)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def cmd_instance(args, settings) -> int:
+    from robotics_assets.lib.instance import write_instance_config
+
+    path = write_instance_config(settings)
+    print(f"export DAGSTER_HOME={path.parent}")
+    return 0
+
+
+CHAIN = ["policy", "evaluation_report", "onnx_policy", "deployed_policy"]
+
+
+def cmd_quickstart(args, settings) -> int:
+    import dagster as dg
+
+    from robotics_assets.definitions import defs as load
+    from robotics_assets.lib.partitions import REGION_DIM, TASK_DIM, task_partitions
+
+    region = args.region or settings.regions[0]
+    settings.region(region)  # clear error for an unknown region
+    instance = _instance(settings)
+    defs = load()
+    if args.task not in instance.get_dynamic_partitions(task_partitions.name):
+        instance.add_dynamic_partitions(task_partitions.name, [args.task])
+
+    def run(keys, partition):
+        selection = [dg.AssetKey(k) for k in keys]
+        job = defs.resolve_implicit_job_def_def_for_assets(selection)
+        result = job.execute_in_process(
+            instance=instance, partition_key=str(partition), asset_selection=selection, raise_on_error=False
+        )
+        if not result.success:
+            print(f"quickstart: {', '.join(keys)} [{partition}] failed; see the run in the Dagster UI", file=sys.stderr)
+        return result.success
+
+    start = time.time()
+    key = dg.MultiPartitionKey({TASK_DIM: args.task, REGION_DIM: region})
+    ok = run(["task_config"], args.task) and run(CHAIN, key)
+    meta = {}
+    for asset in ["policy", "evaluation_report", "onnx_policy", "deployed_policy"]:
+        recs = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[str(key)]), limit=1
+        ).records
+        if recs:
+            meta[asset] = {k: getattr(v, "value", v) for k, v in recs[0].asset_materialization.metadata.items()}
+    print()
+    print(f"== {args.task} in {region}: {'done' if ok else 'FAILED'} in {time.time() - start:.0f} s ==")
+    if "policy" in meta:
+        p = meta["policy"]
+        print(f"policy:            {p.get('checkpoint_uri')}  ({p.get('env_steps_per_s', 0):.0f} env-steps/s)")
+    if "evaluation_report" in meta:
+        r = meta["evaluation_report"]
+        print(f"evaluation report: {r.get('report_path')}  (gate {'passed' if r.get('passed') else 'FAILED'})")
+    if "onnx_policy" in meta:
+        print(f"ONNX model:        {meta['onnx_policy'].get('onnx_uri')}")
+    if "deployed_policy" in meta:
+        d = meta["deployed_policy"]
+        print(f"registry:          {d.get('model_uri')}  promoted={d.get('promoted')}: {d.get('reason')}")
+    print(f"MLflow store:      {settings.mlflow_tracking_uri}")
+    print(f"MLflow UI:         .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri} --port 5000")
+    print(f"Dagster UI:        DAGSTER_HOME={settings.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    return 0 if ok else 1
+
+
+def submit_backfill(instance, defs, task: str, regions: list[str], assets: list[str], title: str | None = None) -> str:
+    """Submit a task × regions backfill; the daemon runs it within the instance's concurrency limits."""
+    import dagster as dg
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    from robotics_assets.lib.partitions import REGION_DIM, TASK_DIM
+
+    backfill_id = uuid.uuid4().hex[:8]
+    partitions = [str(dg.MultiPartitionKey({TASK_DIM: task, REGION_DIM: r})) for r in regions]
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id,
+        asset_graph=defs.resolve_asset_graph(),
+        partition_names=partitions,
+        asset_selection=[dg.AssetKey(a) for a in assets],
+        backfill_timestamp=time.time(),
+        tags={"robotics/task": task},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=title or f"{task} in {', '.join(regions)}",
+        description=None,
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    return backfill_id
+
+
+def cmd_backfill(args, settings) -> int:
+    from robotics_assets.definitions import defs as load
+    from robotics_assets.lib.partitions import task_partitions
+
+    regions = args.regions.split(",") if args.regions else settings.regions
+    for r in regions:
+        settings.region(r)
+    instance = _instance(settings)
+    if args.task not in instance.get_dynamic_partitions(task_partitions.name):
+        print(f"backfill: task {args.task!r} has no partition yet (add task_configs/{args.task}.yaml and let the "
+              "sensor pick it up, or run quickstart)", file=sys.stderr)
+        return 2
+    backfill_id = submit_backfill(instance, load(), args.task, regions, args.assets.split(","))
+    print(f"backfill {backfill_id}: {args.assets} for {args.task} in {', '.join(regions)} "
+          f"(runs start when `dagster dev` / the daemon is running)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from robotics_assets.lib.settings import SettingsError, current_settings
+
+    parser = argparse.ArgumentParser(prog="python -m robotics_assets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("instance", help="render dagster.yaml into DAGSTER_HOME")
+    q = sub.add_parser("quickstart", help="materialize task config -> deployed policy for one task in one region")
+    q.add_argument("--task", default="cartpole")
+    q.add_argument("--region", help="default: the first configured region")
+    b = sub.add_parser("backfill", help="backfill a task across regions")
+    b.add_argument("--task", required=True)
+    b.add_argument("--regions", help="comma-separated; default: all configured regions")
+    b.add_argument("--assets", default=",".join(CHAIN), help=f"comma-separated (default: {','.join(CHAIN)})")
+    args = parser.parse_args(argv)
+    try:
+        settings = current_settings()
+        return {"instance": cmd_instance, "quickstart": cmd_quickstart, "backfill": cmd_backfill}[args.command](
+            args, settings
+        )
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

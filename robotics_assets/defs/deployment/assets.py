@@ -1,0 +1,72 @@
+"""`deployed_policy`: the ONNX model in the MLflow registry, and the region's champion alias if it earned it."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from robotics_assets.lib.partitions import task_region
+from robotics_assets.lib.registry import MLflowRegistry
+from robotics_assets.lib.settings import current_settings
+from robotics_assets.lib.upstream import latest_metadata, require
+
+
+def local_path(uri: str) -> str:
+    if uri.startswith("file://"):
+        return uri.removeprefix("file://")
+    if "://" in uri:
+        raise dg.Failure(
+            f"onnx_uri {uri!r} is remote: fetch it through the artifact store before registering "
+            "(the registry step reads the model file)"
+        )
+    return uri
+
+
+def build_deployment_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="deployed_policy",
+        partitions_def=partitions_def,
+        deps=["onnx_policy", "evaluation_report", "policy"],
+        group_name="deployment",
+        kinds={"mlflow"},
+        description="Registers the ONNX model (one registered model per task) and moves `champion-<region>` only "
+        "when the evaluation gate passed and the policy beats the current champion; otherwise says why not.",
+    )
+    def deployed_policy(context: dg.AssetExecutionContext, mlflow: MLflowRegistry) -> dg.MaterializeResult:
+        task, region = task_region(context)
+        onnx = latest_metadata(context, "onnx_policy", context.partition_key)
+        report = latest_metadata(context, "evaluation_report", context.partition_key)
+        policy = latest_metadata(context, "policy", context.partition_key)
+        onnx_uri, onnx_sha = require(onnx, "onnx_policy", "onnx_uri", "onnx_sha256")
+        metric = current_settings().raw.promotion.metric
+        value = report.get(metric)
+        decision = mlflow.register_and_decide(
+            task=task,
+            region=region,
+            onnx_path=local_path(str(onnx_uri)),
+            onnx_sha256=str(onnx_sha),
+            training_run_id=policy.get("mlflow_run_id"),
+            metric_value=None if value is None else float(value),
+            gate_passed=bool(report.get("passed")),
+            tags={"dagster_run_id": context.run.run_id, "task": task},
+        )
+        context.log.info(f"{'promoted' if decision.promoted else 'not promoted'}: {decision.reason}")
+        champion = decision.previous_champion or {}
+        return dg.MaterializeResult(
+            metadata={
+                "registered_model": decision.details["registered_model"],
+                "model_version": decision.version,
+                "model_uri": decision.model_uri,
+                "model_url": dg.MetadataValue.url(mlflow.model_url(decision.details["registered_model"], decision.version)),
+                "alias": decision.alias,
+                "promoted": decision.promoted,
+                "reason": decision.reason,
+                f"challenger_{metric}": value,
+                f"champion_before_{metric}": champion.get(metric),
+                "champion_before_version": champion.get("version"),
+                "gate_passed": bool(report.get("passed")),
+                "onnx_sha256": str(onnx_sha),
+            }
+        )
+
+    return deployed_policy

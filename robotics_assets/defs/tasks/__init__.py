@@ -1,0 +1,1 @@
+"""Task configs: the validated YAML snapshot per task, and the sensor that discovers configs."""

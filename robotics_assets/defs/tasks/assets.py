@@ -1,0 +1,48 @@
+"""`task_config`: the validated YAML snapshot of one task; its data version is the content hash."""
+
+
+import os
+import tempfile
+
+import dagster as dg
+
+from robotics_assets.defs.tasks.resources import TaskConfigStore
+from robotics_assets.lib.partitions import task_partitions
+from robotics_assets.lib.task_sources import TaskConfigError, validate_task_config
+
+
+def build_task_config_asset() -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=task_partitions,
+        group_name="tasks",
+        kinds={"yaml"},
+        description="Validated snapshot of a task config. Data version = sha256 of the file, so an edit makes "
+        "every policy, report and model of the task stale.",
+    )
+    def task_config(context: dg.AssetExecutionContext, task_configs: TaskConfigStore) -> dg.MaterializeResult:
+        name = context.partition_key
+        source = task_configs.source()
+        try:
+            content = source.read(name)
+            valid = validate_task_config(name, content, location=source.location)
+        except TaskConfigError as e:
+            raise dg.Failure(description=str(e), allow_retries=False) from None
+        snapshot = task_configs.snapshot_path(name, valid.sha256)
+        if not snapshot.exists():  # write-then-rename: a reader never sees half a file
+            snapshot.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=snapshot.parent, delete=False, suffix=".tmp") as f:
+                f.write(content)
+            os.replace(f.name, snapshot)
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(valid.sha256),
+            metadata={
+                "sha256": valid.sha256,
+                "snapshot_path": dg.MetadataValue.path(str(snapshot)),
+                "source": source.location,
+                "config": dg.MetadataValue.md(f"```yaml\n{content.decode(errors='replace')}\n```"),
+                **{k: v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v)
+                   for k, v in valid.summary.items()},
+            },
+        )
+
+    return task_config

@@ -1,0 +1,90 @@
+"""`policy`: a trained policy + checkpoints per task × region, trained by the region's backend."""
+
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
+from robotics_assets.lib.partitions import task_of_task_region, task_region
+from robotics_assets.lib.registry import MLflowRegistry
+from robotics_assets.lib.upstream import cli_flags, latest_metadata, metadata_value, require
+
+from robotics_assets.lib.instance import TRAINING_POOL
+
+
+def single_materialization(results: list, step: str) -> dg.MaterializeResult:
+    mats = [r for r in results if isinstance(r, dg.MaterializeResult)]
+    if len(mats) != 1:
+        raise dg.Failure(f"trainer {step} reported {len(mats)} materializations through Pipes (expected exactly 1)")
+    return mats[0]
+
+
+def plain(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: metadata_value(v) for k, v in (metadata or {}).items()}
+
+
+def cost_metadata(meta: dict[str, Any], price_per_hour: float) -> dict[str, Any]:
+    """GPU-hours × the region's price. CPU runs cost 0 GPU-hours; their CPU wall time is still reported."""
+    wall_s = float(meta.get("wall_time_s") or 0.0)
+    gpus = int(meta.get("gpu_count") or 0)
+    gpu_hours = gpus * wall_s / 3600.0
+    out: dict[str, Any] = {
+        "gpu_hours": round(gpu_hours, 6),
+        "gpu_price_per_hour": price_per_hour,
+        "estimated_cost": round(gpu_hours * price_per_hour, 4),
+    }
+    if gpus == 0:
+        out["cpu_wall_time_s"] = round(wall_s, 2)
+    return out
+
+
+def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="policy",
+        partitions_def=partitions_def,
+        deps=[dg.AssetDep("task_config", partition_mapping=task_of_task_region)],
+        group_name="training",
+        kinds={"pytorch", "skrl"},
+        pool=TRAINING_POOL,
+        description="PPO policy and checkpoints trained from the task config in this region. Metadata: MLflow run, "
+        "checkpoint URIs, env-steps/s, wall time, estimated cost.",
+    )
+    def policy(
+        context: dg.AssetExecutionContext, launcher: TrainerLauncher, mlflow: MLflowRegistry
+    ) -> dg.MaterializeResult:
+        task, region = task_region(context)
+        settings = launcher.settings
+        config = latest_metadata(context, "task_config", task)
+        snapshot, config_sha = require(config, "task_config", "snapshot_path", "sha256")
+        run_dir = f"{launcher.artifact_root(region)}/{task}/{region}/{context.run.run_id}"
+        request = LaunchRequest(
+            task=task,
+            region=region,
+            step="train",
+            config_yaml=Path(snapshot).read_text(),
+            args=[
+                "--run-dir", run_dir,
+                "--tracking-uri", mlflow.uri(),
+                "--experiment", mlflow.experiment_name(task),
+                *cli_flags(settings.train_args(region)),
+            ],
+            gpus=launcher.gpus(region),
+        )
+        results = launcher.launch(context, request).get_results()
+        mat = single_materialization(results, "train")
+        meta = plain(mat.metadata)
+        require(meta, "trainer train", "run_dir", "checkpoint_uri")
+        extra: dict[str, Any] = cost_metadata(meta, settings.gpu_price_per_hour(region))
+        extra["backend"] = settings.backend_name(region)
+        extra["task_config_snapshot"] = dg.MetadataValue.path(str(snapshot))
+        extra["task_config_sha256"] = config_sha
+        if meta.get("mlflow_run_id"):
+            try:
+                extra["mlflow_run_url"] = dg.MetadataValue.url(mlflow.run_url(str(meta["mlflow_run_id"])))
+            except Exception as e:  # tracking outage must not fail a finished training
+                context.log.warning(f"could not build the MLflow run link: {type(e).__name__}: {e}")
+        return dg.MaterializeResult(metadata={**mat.metadata, **extra}, data_version=mat.data_version)
+
+    return policy

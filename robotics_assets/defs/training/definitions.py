@@ -1,0 +1,10 @@
+import dagster as dg
+
+from robotics_assets.defs.training.assets import build_policy_asset
+from robotics_assets.lib.partitions import task_region_partitions
+from robotics_assets.lib.settings import current_settings
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_policy_asset(task_region_partitions(current_settings().regions))])

@@ -1,0 +1,1 @@
+"""Reusable machinery for the code location: settings, launchers, registry helpers."""

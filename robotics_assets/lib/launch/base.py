@@ -1,0 +1,93 @@
+"""The launcher contract: what assets ask for, and what every compute backend must do.
+
+Assets build a backend-neutral `LaunchRequest`; the region's backend (local subprocess, k8s, OSMO) runs
+`python -m trainer <step> --config <file> <args>` under Dagster Pipes and returns the Pipes results. Assets never
+branch on the backend, so a new backend is a new class registered by name (see `resource.py`), nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from robotics_assets.lib.settings import Settings
+
+Step = Literal["train", "evaluate", "export"]
+STEPS: tuple[str, ...] = ("train", "evaluate", "export")
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One trainer invocation, independent of where it runs.
+
+    `config_yaml` is the task config's text: each backend places it where its process can read it and passes
+    `--config <that path>` itself (a local file, a ConfigMap, a blob), so `args` never carries `--config`.
+    Paths inside `args` (`--run-dir`, `--out`, `--checkpoint`) come from `TrainerLauncher.artifact_root(region)` or
+    from upstream materialization metadata, both of which the region's backend understands.
+    `run_key` identifies the logical launch (same task config, step, region and Dagster run): a backend that
+    creates remote objects (pods, workflows) names or labels them with it so a retried launch finds and reuses its
+    earlier attempt instead of starting a duplicate.
+    """
+
+    task: str
+    region: str
+    step: Step
+    config_yaml: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    gpus: int = 0
+    run_key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.step not in STEPS:
+            raise ValueError(f"LaunchRequest.step: {self.step!r} is not a trainer step (allowed: {', '.join(STEPS)})")
+        if not self.task or not self.region:
+            raise ValueError("LaunchRequest.task and LaunchRequest.region must be non-empty")
+        if self.gpus < 0:
+            raise ValueError(f"LaunchRequest.gpus: {self.gpus} must be >= 0")
+        if "--config" in self.args:
+            raise ValueError("LaunchRequest.args: do not pass --config; put the YAML text in config_yaml")
+        if not self.run_key:
+            object.__setattr__(self, "run_key", default_run_key(self))
+
+    def trainer_args(self, config_path: str) -> list[str]:
+        """Arguments after `python -m trainer`, with the backend's path to the task config."""
+        return [self.step, "--config", config_path, *self.args]
+
+
+def default_run_key(request: LaunchRequest) -> str:
+    """Short stable hash of everything that makes a launch the same launch (RFC 1123 friendly: hex only)."""
+    payload = json.dumps(
+        [request.task, request.region, request.step, request.config_yaml, request.args, request.gpus],
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A compute backend for one region. Built by a factory registered in `resource.py`."""
+
+    name: str
+
+    def launch(
+        self,
+        context: dg.AssetExecutionContext,
+        request: LaunchRequest,
+        *,
+        extras: Mapping[str, Any] | None = None,
+    ) -> dg.PipesClientCompletedInvocation:
+        """Run the trainer step to completion under Pipes; raise on failure; stop it when the run is terminated."""
+        ...
+
+
+class BackendFactory(Protocol):
+    """Builds the backend of one region from deployment settings (called at run time, never at import)."""
+
+    def __call__(self, settings: Settings, region: str) -> Backend: ...

@@ -1,0 +1,32 @@
+"""Partitions: task (dynamic, grown by the task-config sensor) × region (static, from the deployment settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+TASK_DIM = "task"
+REGION_DIM = "region"
+
+# One key per task config; partitions are only ever added, so removing a config never deletes history.
+task_partitions = dg.DynamicPartitionsDefinition(name=TASK_DIM)
+
+
+def task_region_partitions(regions: Sequence[str]) -> dg.MultiPartitionsDefinition:
+    """Per task × region. Built when definitions load, because the region list comes from configuration."""
+    return dg.MultiPartitionsDefinition(
+        {TASK_DIM: task_partitions, REGION_DIM: dg.StaticPartitionsDefinition(list(regions))}
+    )
+
+
+# A task × region asset reads the one task partition it belongs to.
+task_of_task_region = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TASK_DIM)
+
+
+def task_region(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    key = context.partition_key
+    if not isinstance(key, dg.MultiPartitionKey):  # string form is "region|task" (dimensions sorted by name)
+        key = context.assets_def.partitions_def.get_partition_key_from_str(key)  # type: ignore[union-attr]
+    dims = key.keys_by_dimension
+    return dims[TASK_DIM], dims[REGION_DIM]

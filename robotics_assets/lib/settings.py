@@ -1,0 +1,237 @@
+"""Deployment settings: where data lives, which regions exist, and which backend runs each region.
+
+Read from the YAML file named by `ROBOTICS_SETTINGS` (default `config/local.yaml`) when definitions load or a
+resource runs, never at import time. Regions come from the Terraform-outputs file (`regions_file`), optionally
+narrowed and overridden here; the code holds no region names.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SETTINGS = "config/local.yaml"
+
+
+class SettingsError(ValueError):
+    """A settings problem, phrased as `file: field: problem (fix)`."""
+
+
+class RegionSettings(BaseModel):
+    """Per-region deployment choices layered over the region's Terraform outputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str | None = Field(None, description="compute backend name (local, k8s, osmo); default: default_backend")
+    gpus: int | None = Field(None, ge=0, description="GPUs per training launch; default: training.gpus")
+    gpu_price_per_hour: float | None = Field(None, ge=0, description="overrides the Terraform output's price")
+    artifact_root: str | None = Field(None, description="where run directories go; default <data_dir>/runs")
+    trainer_args: dict[str, Any] = Field(default_factory=dict, description="per-region trainer flags, e.g. num_envs")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="free-form options for the backend")
+
+
+class TrainingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gpus: int = Field(0, ge=0)
+    # trainer flags (without leading dashes) passed to every `train` launch, e.g. {device: cpu, num_envs: 64}
+    trainer_args: dict[str, Any] = Field(default_factory=dict)
+    evaluate_args: dict[str, Any] = Field(default_factory=dict)
+
+
+class PromotionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = "mean_return"
+    higher_is_better: bool = True
+    min_improvement: float = Field(0.0, ge=0, description="challenger must beat the champion by more than this")
+    alias_prefix: str = "champion"
+
+
+class ConcurrencySettings(BaseModel):
+    """Run limits templated into the Dagster instance (dagster.yaml): per region and for GPU runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_runs: int = Field(8, ge=1)
+    per_region: int = Field(2, ge=1)
+    gpu_runs: int = Field(4, ge=1)
+
+
+class SettingsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: str = ".data"
+    task_configs: str = "task_configs"
+    mlflow_tracking_uri: str | None = None
+    mlflow_experiment_prefix: str = "robotics"
+    regions_file: str = "infra_tf/examples/regions.sample.json"
+    enabled_regions: list[str] | None = Field(None, description="subset of the regions file; default: all")
+    default_backend: str = "local"
+    regions: dict[str, RegionSettings] = Field(default_factory=dict)
+    # extra compute backends: name -> "module:factory" (factory(settings, region) -> Backend)
+    backends: dict[str, str] = Field(default_factory=dict)
+    sensors_running: bool = Field(True, description="default status of the task-config and automation sensors")
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
+    concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
+    sensor_interval_s: int = Field(30, ge=1)
+    task_config_source: Literal["folder", "blob"] = "folder"
+
+
+class Settings:
+    """Resolved settings: paths absolute, regions loaded from the Terraform outputs file."""
+
+    def __init__(self, raw: SettingsFile, path: Path, project_root: Path = PROJECT_ROOT):
+        self.raw = raw
+        self.path = path
+        self.project_root = project_root
+        data_dir = os.environ.get("ROBOTICS_DATA_DIR") or raw.data_dir
+        self.data_dir = self._resolve(data_dir)
+        self.regions_file = self._resolve(raw.regions_file)
+        self.region_outputs: dict[str, dict[str, Any]] = load_region_outputs(self.regions_file)
+        self.regions: list[str] = self._select_regions()
+
+    def _resolve(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.project_root / p)
+
+    def _select_regions(self) -> list[str]:
+        available = list(self.region_outputs)
+        for name in self.raw.regions:
+            if name not in available:
+                raise SettingsError(
+                    f"{self.path}: regions.{name}: not in {self.regions_file} (allowed: {', '.join(available)})"
+                )
+        if self.raw.enabled_regions is None:
+            return available
+        for name in self.raw.enabled_regions:
+            if name not in available:
+                raise SettingsError(
+                    f"{self.path}: enabled_regions: {name!r} is not in {self.regions_file} "
+                    f"(allowed: {', '.join(available)})"
+                )
+        if not self.raw.enabled_regions:
+            raise SettingsError(f"{self.path}: enabled_regions: empty (name at least one region or remove the key)")
+        return list(self.raw.enabled_regions)
+
+    # -- locations -------------------------------------------------------------------------------------------
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.raw.mlflow_tracking_uri or f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.data_dir / "mlflow" / "artifacts"
+
+    @property
+    def task_configs(self) -> str:
+        """A folder path (absolute) or a URL for non-folder sources."""
+        loc = self.raw.task_configs
+        return loc if "://" in loc else str(self._resolve(loc))
+
+    # -- per region -------------------------------------------------------------------------------------------
+    def region(self, name: str) -> RegionSettings:
+        if name not in self.regions:
+            raise SettingsError(f"{self.path}: region {name!r} is not configured (allowed: {', '.join(self.regions)})")
+        return self.raw.regions.get(name) or RegionSettings()
+
+    def backend_name(self, region: str) -> str:
+        return self.region(region).backend or self.raw.default_backend
+
+    def gpus(self, region: str) -> int:
+        r = self.region(region)
+        return self.raw.training.gpus if r.gpus is None else r.gpus
+
+    def gpu_price_per_hour(self, region: str) -> float:
+        r = self.region(region)
+        if r.gpu_price_per_hour is not None:
+            return r.gpu_price_per_hour
+        return float(self.region_outputs[region].get("gpu_price_per_hour") or 0.0)
+
+    def artifact_root(self, region: str) -> str:
+        root = self.region(region).artifact_root
+        if root is None:
+            return str(self.data_dir / "runs")
+        return root if "://" in root else str(self._resolve(root))
+
+    def train_args(self, region: str) -> dict[str, Any]:
+        return {**self.raw.training.trainer_args, **self.region(region).trainer_args}
+
+    def trainer_env(self) -> dict[str, str]:
+        """Environment every local trainer process gets: caches and the offline asset root under the data dir."""
+        return {
+            "ROBOTICS_DATA_DIR": str(self.data_dir),
+            # an existing cache (CI, a shared dev cache) saves the first ~30 s Warp kernel compile
+            "WARP_CACHE_PATH": os.environ.get("WARP_CACHE_PATH") or str(self.data_dir / "warp_cache"),
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+        }
+
+
+def settings_path() -> Path:
+    value = os.environ.get("ROBOTICS_SETTINGS", DEFAULT_SETTINGS)
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Load and validate the deployment settings; errors name the file, the field and the fix."""
+    p = Path(path) if path else settings_path()
+    if not p.is_file():
+        raise SettingsError(f"{p}: settings file not found (set ROBOTICS_SETTINGS to a YAML file, e.g. config/local.yaml)")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SettingsError(f"{p}: not valid YAML: {e}") from None
+    try:
+        raw = SettingsFile.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise SettingsError(f"{p}: {problems}") from None
+    return Settings(raw, p)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, mtime: float) -> Settings:
+    return load_settings(path)
+
+
+def current_settings() -> Settings:
+    """Settings for the current process, reloaded when the file (or ROBOTICS_SETTINGS) changes."""
+    p = settings_path()
+    mtime = p.stat().st_mtime if p.exists() else 0.0
+    return _cached(str(p), mtime) if p.exists() else load_settings(p)
+
+
+def load_region_outputs(path: Path) -> dict[str, dict[str, Any]]:
+    """Terraform `regions` output: `{region: {...}}`. Accepts the raw `terraform output -json` wrapper too."""
+    try:
+        from robotics_assets.lib import terraform_outputs  # provided by infra_tf; richer validation
+    except ImportError:
+        terraform_outputs = None
+    if terraform_outputs is not None and hasattr(terraform_outputs, "load_regions_file"):
+        loaded = terraform_outputs.load_regions_file(path)
+        return {name: (r.model_dump() if hasattr(r, "model_dump") else dict(vars(r)) if not isinstance(r, dict) else r)
+                for name, r in loaded.items()}
+    if not path.is_file():
+        raise SettingsError(f"{path}: regions file not found (write it with `terraform output -json regions > {path}`)")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise SettingsError(f"{path}: not valid JSON: {e}") from None
+    if isinstance(data, dict) and set(data) >= {"value"} and isinstance(data.get("value"), dict):
+        data = data["value"]
+    if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
+        raise SettingsError(f"{path}: expected a JSON object keyed by region name (terraform output -json regions)")
+    return data

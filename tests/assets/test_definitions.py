@@ -1,0 +1,86 @@
+"""The code location loads, stays light, and its graph matches the reviewed snapshot (UPDATE_SNAPSHOTS=1 rewrites)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from tests.assets.conftest import ROOT, load_defs
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+
+
+def describe_partitions(pd) -> object:
+    if pd is None:
+        return None
+    if isinstance(pd, dg.MultiPartitionsDefinition):
+        return {d.name: describe_partitions(d.partitions_def) for d in pd.partitions_defs}
+    if isinstance(pd, dg.DynamicPartitionsDefinition):
+        return f"dynamic:{pd.name}"
+    if isinstance(pd, dg.StaticPartitionsDefinition):
+        return pd.get_partition_keys()
+    return type(pd).__name__
+
+
+def render(cond) -> str:
+    """The condition tree in words, so a changed operand shows up in review (labels alone would hide it)."""
+    children = [render(c) for c in cond.children]
+    return f"{cond.name}({', '.join(children)})" if children else cond.name
+
+
+def graph_snapshot(defs: dg.Definitions) -> dict:
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        cond = node.automation_condition
+        assets[key.to_user_string()] = {
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "partitions": describe_partitions(node.partitions_def),
+            "checks": sorted(
+                f"{c.name}{' (blocking)' if graph.get(c).blocking else ''}" for c in node.check_keys
+            ),
+            "automation": None if cond is None else cond.get_label() or type(cond).__name__,
+            "automation_tree": None if cond is None else render(cond),
+            "group": node.group_name,
+            "pools": sorted(node.pools or []),
+        }
+    return {
+        "assets": assets,
+        "sensors": {s.name: s.default_status.value for s in sorted(repo.sensor_defs, key=lambda s: s.name)},
+        "resources": sorted(defs.resources),
+    }
+
+
+def test_definitions_load_and_match_snapshot(standin_project):
+    snapshot = graph_snapshot(load_defs())
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
+    assert snapshot == json.loads(SNAPSHOT.read_text()), (
+        "the asset graph changed; review the diff and rerun with UPDATE_SNAPSHOTS=1 to accept it"
+    )
+
+
+def test_loading_definitions_imports_nothing_heavy():
+    """Loading the code location must not import the training stack, MLflow, or Azure identity."""
+    code = (
+        "import sys; from robotics_assets.definitions import defs; defs().get_repository_def(); "
+        "heavy = [m for m in ('torch', 'isaaclab', 'skrl', 'mlflow', 'azure.identity', 'azure.ai.ml', 'trainer') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_regions_come_from_settings(tmp_path, monkeypatch):
+    from tests.assets.conftest import write_settings
+
+    monkeypatch.setenv("ROBOTICS_SETTINGS", str(write_settings(tmp_path, standin=True, regions=("westeurope",),
+                                                               enabled_regions=["westeurope"])))
+    policy = load_defs().get_repository_def().asset_graph.get(dg.AssetKey("policy"))
+    assert describe_partitions(policy.partitions_def) == {"region": ["westeurope"], "task": "dynamic:task"}

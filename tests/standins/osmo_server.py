@@ -1,0 +1,511 @@
+"""STAND-IN for the NVIDIA OSMO workflow service (OSMO cannot run here). Not OSMO; for tests only.
+
+Follows the REST API of NVIDIA/OSMO main as of 2026-08 (6.4 line, after 6.3.1; commit 1da31e1,
+`src/service/core/workflow/workflow_service.py`): the same paths, query parameters, JSON bodies, response fields
+(SubmitResponse, WorkflowQueryResponse, ListResponse, CancelResponse), error body `{message, error_code,
+workflow_id}`, `Authorization: Bearer` auth and the WorkflowStatus / TaskGroupStatus names. Logs and events are
+plain text, streamed while the workflow is alive, with OSMO's `<date> <time> [<task>] <line>` prefix.
+
+What it really does: each submitted workflow's single task runs as a LOCAL PROCESS (its own process group) with the
+spec's command, args and environment; inline `files` are written to a per-workflow sandbox (their container paths
+are mapped into it, standing in for the container filesystem), `credentials` are resolved from the stand-in's
+credential store, `python` resolves to this interpreter (standing in for the image's), and `{{workflow_id}}` /
+`{{output}}` tokens are substituted. `file://` output URLs receive the task's `{{output}}` folder; other schemes are
+recorded only. What it fakes: scheduling (an optional queue delay), and disruption states injected on purpose
+(`inject_disruption`, or `POST /standin/disruptions`): the process is SIGKILLed, as on node loss, and the workflow
+ends in the injected state. Queue and exec timeouts from the spec are enforced.
+
+Run alone: `python tests/standins/osmo_server.py --port 8765 [--token T]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import fastapi
+import uvicorn
+import yaml
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+ALIVE = {"PENDING", "RUNNING", "WAITING"}
+Repeated = Annotated[list[str], fastapi.Query()]  # a repeatable query parameter (?label=a&label=b)
+_TIMEOUT_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class OsmoHTTPError(Exception):
+    def __init__(self, message: str, status_code: int = 400, error_code: str = "USER", workflow_id: str | None = None):
+        super().__init__(message)
+        self.message, self.status_code, self.error_code, self.workflow_id = message, status_code, error_code, workflow_id
+
+
+@dataclass
+class Disruption:
+    """Kill the next matching workflow after `after_s` seconds of RUNNING and report `status`."""
+
+    status: str
+    after_s: float
+    labels: dict[str, str] = field(default_factory=dict)
+    hold_in_queue: bool = False  # instead: never leave the queue (a cold GPU pool that does not scale up)
+    when: Callable[[], bool] | None = None  # strike when this turns true (e.g. a checkpoint exists), not by time
+
+
+@dataclass
+class _Workflow:
+    name: str
+    uuid: str
+    pool: str
+    user: str
+    spec_text: str
+    spec: dict[str, Any]
+    labels: dict[str, str]
+    parent_name: str | None
+    submit_time: dt.datetime
+    sandbox: Path
+    status: str = "PENDING"
+    task_status: str = "SUBMITTING"
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    failure_message: str | None = None
+    exit_code: int | None = None
+    cancelled_by: str | None = None
+    logs: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    process: subprocess.Popen | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    disruption: Disruption | None = None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _parse_timeout(value: str | None, default: float) -> float:
+    if not value:
+        return default
+    value = str(value).strip()
+    return float(value[:-1]) * _TIMEOUT_UNITS[value[-1]] if value[-1] in _TIMEOUT_UNITS else float(value)
+
+
+class OsmoStandIn:
+    """The stand-in's state and workflow executor; `app` is its FastAPI application."""
+
+    def __init__(self, *, token: str | None = None, pools: tuple[str, ...] = ("default",),
+                 credentials: Mapping[str, Mapping[str, str]] | None = None, queue_delay_s: float = 0.2,
+                 base_env: Mapping[str, str] | None = None, workdir: str | None = None):
+        self.token = token
+        self.pools = set(pools)
+        self.credentials = {k: dict(v) for k, v in (credentials or {}).items()}
+        self.queue_delay_s = queue_delay_s
+        self.base_env = dict(base_env if base_env is not None else os.environ)
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="osmo-standin-"))
+        self.workflows: dict[str, _Workflow] = {}
+        self.disruptions: list[Disruption] = []
+        self.submissions: list[str] = []
+        self._lock = threading.RLock()
+        self._counter = itertools.count(1)
+        self.app = self._build_app()
+
+    # -- test controls ---------------------------------------------------------------------------------------
+    def inject_disruption(self, status: str, after_s: float = 1.0, labels: Mapping[str, str] | None = None,
+                          hold_in_queue: bool = False, when: Callable[[], bool] | None = None) -> None:
+        with self._lock:
+            self.disruptions.append(Disruption(status, after_s, dict(labels or {}), hold_in_queue, when))
+
+    def alive(self) -> list[_Workflow]:
+        with self._lock:
+            return [w for w in self.workflows.values() if w.status in ALIVE]
+
+    def shutdown(self) -> None:
+        for wf in list(self.workflows.values()):
+            wf.cancel.set()
+            self._kill(wf)
+        for wf in list(self.workflows.values()):
+            wf.done.wait(10)
+
+    # -- workflow lifecycle ----------------------------------------------------------------------------------
+    def submit(self, pool: str, spec_text: str, label_overrides: list[str], user: str,
+               parent: str | None = None) -> _Workflow:
+        if pool not in self.pools:
+            raise OsmoHTTPError(f"Pool {pool} does not exist.", 404, "USER")
+        try:
+            spec = yaml.safe_load(spec_text)
+        except yaml.YAMLError as e:
+            raise OsmoHTTPError(f"Workflow spec is not valid YAML: {e}", 400, "USAGE") from None
+        wf_spec = (spec or {}).get("workflow") if isinstance(spec, dict) else None
+        if not isinstance(wf_spec, dict) or not wf_spec.get("name"):
+            raise OsmoHTTPError("Workflow spec needs `workflow.name`.", 400, "USAGE")
+        tasks = wf_spec.get("tasks") or []
+        if len(tasks) != 1:
+            raise OsmoHTTPError("The stand-in runs workflows with exactly one task.", 400, "USAGE")
+        task = tasks[0]
+        for key in ("name", "image", "command"):
+            if not task.get(key):
+                raise OsmoHTTPError(f"Task field `{key}` is required.", 400, "USAGE")
+        if any("dataset" in io for io in (task.get("inputs") or []) + (task.get("outputs") or [])):
+            raise OsmoHTTPError("`dataset` inputs/outputs were removed; use `url`.", 400, "USAGE")
+        for cred in (task.get("credentials") or {}):
+            if cred not in self.credentials:
+                raise OsmoHTTPError(f"Credential {cred} is not set for user {user}.", 400, "CREDENTIAL")
+        labels = {str(k): str(v) for k, v in (wf_spec.get("labels") or {}).items()}
+        for item in label_overrides:
+            key, sep, value = item.partition("=")
+            if not sep or not value:
+                raise OsmoHTTPError(f"Label {item} is incorrectly formatted.", 400, "USAGE")
+            labels[key] = value
+        with self._lock:
+            name = f"{wf_spec['name']}-{next(self._counter)}"
+            wf = _Workflow(name=name, uuid=uuid.uuid4().hex, pool=pool, user=user, spec_text=spec_text, spec=wf_spec,
+                           labels=labels, parent_name=parent, submit_time=_now(), sandbox=self.workdir / name)
+            for d in self.disruptions:
+                if all(labels.get(k) == v for k, v in d.labels.items()):
+                    wf.disruption = d
+                    self.disruptions.remove(d)
+                    break
+            self.workflows[name] = wf
+            self.submissions.append(name)
+        threading.Thread(target=self._execute, args=(wf,), daemon=True, name=f"osmo-{name}").start()
+        return wf
+
+    def _event(self, wf: _Workflow, text: str) -> None:
+        wf.events.append(f"{_now():%Y/%m/%d %H:%M:%S} [{wf.spec['tasks'][0]['name']}] {text}")
+
+    def _finish(self, wf: _Workflow, status: str, message: str | None = None, exit_code: int | None = None) -> None:
+        with self._lock:
+            if wf.status not in ALIVE:
+                return
+            wf.status = wf.task_status = status
+            wf.failure_message, wf.exit_code, wf.end_time = message, exit_code, _now()
+        self._event(wf, f"{status}" + (f": {message}" if message else ""))
+        wf.done.set()
+
+    def _execute(self, wf: _Workflow) -> None:
+        task = wf.spec["tasks"][0]
+        timeouts = wf.spec.get("timeout") or {}
+        queue_timeout = _parse_timeout(timeouts.get("queue_timeout"), 3600)
+        exec_timeout = _parse_timeout(timeouts.get("exec_timeout"), 86400)
+        wf.task_status = "SCHEDULING"
+        self._event(wf, "SCHEDULING: waiting for a node with the requested resources")
+        queued_until = time.monotonic() + (queue_timeout if wf.disruption and wf.disruption.hold_in_queue
+                                           else self.queue_delay_s)
+        while time.monotonic() < queued_until:
+            if wf.cancel.wait(0.05):
+                return self._finish(wf, "FAILED_CANCELED", f"Workflow was canceled by {wf.cancelled_by}")
+        if wf.disruption and wf.disruption.hold_in_queue:
+            return self._finish(wf, "FAILED_QUEUE_TIMEOUT", "Task trainer exceeded the queue timeout")
+        try:
+            command = self._prepare(wf, task)
+        except OSError as e:
+            return self._finish(wf, "FAILED_START_ERROR", f"Task {task['name']} failed to start: {e}")
+        wf.task_status = wf.status = "RUNNING"
+        wf.start_time = _now()
+        self._event(wf, f"RUNNING on node standin-node-0 ({command[0]})")
+        proc = subprocess.Popen(command, env=self._env(wf, task), cwd=wf.sandbox, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        wf.process = proc
+        reader = threading.Thread(target=self._read_logs, args=(wf, proc, task["name"]), daemon=True)
+        reader.start()
+        started = time.monotonic()
+        while proc.poll() is None:
+            if wf.cancel.is_set():
+                self._kill(wf)
+                reader.join(5)
+                return self._finish(wf, "FAILED_CANCELED", f"Workflow was canceled by {wf.cancelled_by}")
+            elapsed = time.monotonic() - started
+            d = wf.disruption
+            if d and (d.when() if d.when else elapsed >= d.after_s):
+                self._kill(wf)
+                reader.join(5)
+                return self._finish(wf, wf.disruption.status,
+                                    f"Task {task['name']} was lost: {wf.disruption.status} (injected by the stand-in)")
+            if elapsed > exec_timeout:
+                self._kill(wf)
+                reader.join(5)
+                return self._finish(wf, "FAILED_EXEC_TIMEOUT", f"Task {task['name']} exceeded the exec timeout")
+            time.sleep(0.05)
+        reader.join(10)
+        if proc.returncode == 0:
+            self._upload_outputs(wf, task)
+            return self._finish(wf, "COMPLETED")
+        return self._finish(wf, "FAILED", f"Task {task['name']} failed with exit code {proc.returncode}",
+                            proc.returncode)
+
+    def _map(self, wf: _Workflow, text: str, files: Mapping[str, Path]) -> str:
+        text = text.replace("{{workflow_id}}", wf.name).replace("{{output}}", str(wf.sandbox / "output"))
+        for container_path, local in files.items():
+            text = text.replace(container_path, str(local))
+        return text
+
+    def _prepare(self, wf: _Workflow, task: Mapping[str, Any]) -> list[str]:
+        (wf.sandbox / "output").mkdir(parents=True, exist_ok=True)
+        files: dict[str, Path] = {}
+        for entry in task.get("files") or []:
+            local = wf.sandbox / "files" / entry["path"].lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            files[entry["path"]] = local
+        for entry in task.get("files") or []:
+            files[entry["path"]].write_text(self._map(wf, str(entry.get("contents", "")), files))
+        wf._files = files  # type: ignore[attr-defined]
+        command = [self._map(wf, str(c), files) for c in [*task["command"], *(task.get("args") or [])]]
+        if command[0] in ("python", "python3"):
+            command[0] = sys.executable  # the image's interpreter
+        return command
+
+    def _env(self, wf: _Workflow, task: Mapping[str, Any]) -> dict[str, str]:
+        files = getattr(wf, "_files", {})
+        env = {**self.base_env, **{k: self._map(wf, str(v), files) for k, v in (task.get("environment") or {}).items()}}
+        for cred, mapping in (task.get("credentials") or {}).items():
+            if isinstance(mapping, Mapping):
+                for var, key in mapping.items():
+                    env[var] = self.credentials[cred][key]
+        env["OSMO_WORKFLOW_ID"] = wf.name
+        return env
+
+    def _read_logs(self, wf: _Workflow, proc: subprocess.Popen, task_name: str) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            wf.logs.append(f"{_now():%Y/%m/%d %H:%M:%S} [{task_name}] {line}")
+
+    def _upload_outputs(self, wf: _Workflow, task: Mapping[str, Any]) -> None:
+        for out in task.get("outputs") or []:
+            url = str(out.get("url", ""))
+            if url.startswith("file://"):
+                shutil.copytree(wf.sandbox / "output", Path(url[len("file://"):]), dirs_exist_ok=True)
+            self._event(wf, f"uploaded outputs to {url}")
+
+    def _kill(self, wf: _Workflow) -> None:
+        proc = wf.process
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+    def _get(self, name: str) -> _Workflow:
+        wf = self.workflows.get(name)
+        if wf is None:
+            raise OsmoHTTPError(f"Workflow {name} not found.", 404, "NOT_FOUND", name)
+        return wf
+
+    def _query(self, wf: _Workflow, base_url: str) -> dict[str, Any]:
+        task = wf.spec["tasks"][0]
+        end = wf.end_time or _now()
+        task_entry = {
+            "name": task["name"], "retry_id": 0, "status": wf.task_status, "failure_message": wf.failure_message,
+            "exit_code": wf.exit_code, "logs": f"{base_url}/api/workflow/{wf.name}/logs?task_name={task['name']}",
+            "error_logs": None, "events": f"{base_url}/api/workflow/{wf.name}/events?task_name={task['name']}",
+            "start_time": wf.start_time and wf.start_time.isoformat(),
+            "end_time": wf.end_time and wf.end_time.isoformat(), "pod_name": f"{wf.uuid[:12]}-{task['name']}",
+            "task_uuid": wf.uuid, "node_name": "standin-node-0" if wf.start_time else None, "lead": True,
+        }
+        return {
+            "name": wf.name, "uuid": wf.uuid, "submitted_by": wf.user, "cancelled_by": wf.cancelled_by,
+            "spec": f"{base_url}/api/workflow/{wf.name}/spec", "template_spec": f"{base_url}/api/workflow/{wf.name}/spec",
+            "logs": f"{base_url}/api/workflow/{wf.name}/logs?last_n_lines=1000",
+            "events": f"{base_url}/api/workflow/{wf.name}/events", "overview": f"{base_url}/workflows/{wf.name}",
+            "parent_name": wf.parent_name, "tags": [], "submit_time": wf.submit_time.isoformat(),
+            "start_time": wf.start_time and wf.start_time.isoformat(),
+            "end_time": wf.end_time and wf.end_time.isoformat(),
+            "queued_time": ((wf.start_time or end) - wf.submit_time).total_seconds(),
+            "duration": (end - wf.start_time).total_seconds() if wf.start_time else None,
+            "status": wf.status, "outputs": "", "pool": wf.pool, "backend": "standin", "priority": "NORMAL",
+            "plugins": {}, "labels": dict(wf.labels), "warnings": [],
+            "groups": [{"name": task["name"], "status": wf.task_status, "failure_message": wf.failure_message,
+                        "start_time": task_entry["start_time"], "end_time": task_entry["end_time"],
+                        "tasks": [task_entry]}],
+        }
+
+    def _list_entry(self, wf: _Workflow, base_url: str) -> dict[str, Any]:
+        q = self._query(wf, base_url)
+        keys = ("name", "submit_time", "start_time", "end_time", "queued_time", "duration", "status", "overview",
+                "logs", "pool", "priority", "labels")
+        return {"user": wf.user, "workflow_uuid": wf.uuid, **{k: q[k] for k in keys}}
+
+    def _stream(self, wf: _Workflow, lines: list[str], follow: bool, last_n: int | None) -> Iterator[bytes]:
+        pos = max(0, len(lines) - last_n) if last_n else 0
+        while True:
+            finished = wf.done.is_set()
+            while pos < len(lines):
+                yield (lines[pos] + "\n").encode()
+                pos += 1
+            if finished or not follow:
+                return
+            time.sleep(0.1)
+
+    def _build_app(self) -> fastapi.FastAPI:
+        app = fastapi.FastAPI(title="OSMO stand-in")
+
+        @app.exception_handler(OsmoHTTPError)
+        async def _osmo_error(request: fastapi.Request, error: OsmoHTTPError):
+            return JSONResponse(status_code=error.status_code,
+                                content={"message": error.message, "error_code": error.error_code,
+                                         "workflow_id": error.workflow_id})
+
+        @app.middleware("http")
+        async def _auth(request: fastapi.Request, call_next):
+            authorized = request.headers.get("authorization") == f"Bearer {self.token}"
+            if self.token and request.url.path.startswith("/api/") and not authorized:
+                return JSONResponse(status_code=401, content={"message": "Unauthorized: invalid or missing token",
+                                                              "error_code": "USER", "workflow_id": None})
+            return await call_next(request)
+
+        def base(request: fastapi.Request) -> str:
+            return str(request.base_url).rstrip("/")
+
+        @app.post("/api/pool/{pool}/workflow")
+        def submit_workflow(pool: str, request: fastapi.Request, body: dict[str, Any] | None = None,
+                            workflow_id: str | None = None, dry_run: bool = False, validation_only: bool = False,
+                            priority: str = "NORMAL", label: Repeated = None,
+                            x_osmo_user: str | None = fastapi.Header(default=None)):
+            if label is None:
+                label = []
+            if body and workflow_id:
+                raise OsmoHTTPError("Either file contents or workflow ID can be provided, but not both.", 400, "USAGE")
+            if workflow_id:
+                spec_text, parent = self._get(workflow_id).spec_text, workflow_id
+            elif body and body.get("file"):
+                spec_text, parent = str(body["file"]), None
+            else:
+                raise OsmoHTTPError("Need to provide either file contents or workflow ID.", 400, "USAGE")
+            if dry_run:
+                return {"name": "dry-run", "spec": spec_text, "warnings": []}
+            if validation_only:
+                yaml.safe_load(spec_text)
+                return {"name": "validation", "logs": "Workflow validation succeeded.", "warnings": []}
+            wf = self.submit(pool, spec_text, label, x_osmo_user or "standin-user", parent)
+            return {"name": wf.name, "overview": f"{base(request)}/workflows/{wf.name}",
+                    "dashboard_url": None, "warnings": []}
+
+        @app.post("/api/pool/{pool}/workflow/{workflow_id}/restart")
+        def restart_workflow(pool: str, workflow_id: str, request: fastapi.Request,
+                             x_osmo_user: str | None = fastapi.Header(default=None)):
+            old = self._get(workflow_id)
+            if not old.status.startswith("FAILED"):
+                raise OsmoHTTPError(f"Restart can only be used on FAILED workflows: Workflow {workflow_id} has "
+                                    f"status {old.status}", 400, "SUBMISSION", workflow_id)
+            wf = self.submit(pool, old.spec_text, [f"{k}={v}" for k, v in old.labels.items()],
+                             x_osmo_user or old.user, parent=workflow_id)
+            return {"name": wf.name, "overview": f"{base(request)}/workflows/{wf.name}", "warnings": []}
+
+        @app.get("/api/workflow/{name}")
+        def get_workflow(name: str, request: fastapi.Request, skip_groups: bool = False, verbose: bool = False):
+            return self._query(self._get(name), base(request))
+
+        @app.get("/api/workflow/{name}/spec", response_class=PlainTextResponse)
+        def get_spec(name: str):
+            return self._get(name).spec_text
+
+        @app.get("/api/workflow/{name}/logs")
+        def get_logs(name: str, last_n_lines: int | None = None, task_name: str | None = None):
+            wf = self._get(name)
+            return StreamingResponse(self._stream(wf, wf.logs, follow=last_n_lines is None, last_n=last_n_lines),
+                                     media_type="text/plain")
+
+        @app.get("/api/workflow/{name}/events")
+        def get_events(name: str, task_name: str | None = None):
+            wf = self._get(name)
+            return StreamingResponse(self._stream(wf, wf.events, follow=False, last_n=None), media_type="text/plain")
+
+        @app.post("/api/workflow/{name}/cancel")
+        def cancel_workflow(name: str, message: str | None = None, force: bool = False,
+                            x_osmo_user: str | None = fastapi.Header(default=None)):
+            wf = self._get(name)
+            if wf.status not in ALIVE and not force:
+                raise OsmoHTTPError(f"Workflow {name} is already finished.", 400, "USER", name)
+            wf.cancelled_by = x_osmo_user or "standin-user"
+            wf.cancel.set()
+            return {"name": wf.name}
+
+        @app.get("/api/workflow")
+        def list_workflow(request: fastapi.Request, label: Repeated = None,
+                          statuses: Repeated = None, pools: Repeated = None,
+                          all_pools: bool = False, all_users: bool = False, offset: int = 0, limit: int = 20,
+                          order: str = "ASC"):
+            if pools is None:
+                pools = []
+            if statuses is None:
+                statuses = []
+            if label is None:
+                label = []
+            if limit > 1000:
+                raise OsmoHTTPError("Limit must be less than 1000.")
+            wanted = dict(item.partition("=")[::2] for item in label)
+            rows = [w for w in self.workflows.values()
+                    if all(w.labels.get(k) == v for k, v in wanted.items())
+                    and (not statuses or w.status in statuses) and (all_pools or not pools or w.pool in pools)]
+            rows.sort(key=lambda w: w.submit_time, reverse=order == "DESC")
+            page = rows[offset:offset + limit]
+            return {"workflows": [self._list_entry(w, base(request)) for w in page],
+                    "more_entries": len(rows) > offset + limit}
+
+        @app.post("/standin/disruptions")
+        def add_disruption(body: dict[str, Any]):
+            self.inject_disruption(body["status"], float(body.get("after_s", 1.0)), body.get("labels"),
+                                   bool(body.get("hold_in_queue", False)))
+            return {"ok": True}
+
+        return app
+
+
+class StandInServer:
+    """Runs an `OsmoStandIn` on 127.0.0.1 in a background thread (`with StandInServer(...) as s: s.url`)."""
+
+    def __init__(self, standin: OsmoStandIn, port: int = 0):
+        self.standin = standin
+        import socket
+
+        if not port:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = uvicorn.Server(uvicorn.Config(standin.app, host="127.0.0.1", port=port, log_level="warning",
+                                                     lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name="osmo-standin")
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("OSMO stand-in did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.standin.shutdown()
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--token", default=os.environ.get("OSMO_STANDIN_TOKEN"))
+    parser.add_argument("--pool", action="append", default=None)
+    args = parser.parse_args()
+    standin = OsmoStandIn(token=args.token, pools=tuple(args.pool or ["default"]))
+    uvicorn.run(standin.app, host="127.0.0.1", port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Evaluation of the trained Cartpole checkpoint: passes its criteria, is deterministic, reports through Pipes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(900)
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def cartpole(trained_cartpole):
+    """(config path, run dir) of the session's trained Cartpole run."""
+    return Path(trained_cartpole.config_path), Path(trained_cartpole.run_dir)
+
+
+def _evaluate_cmd(config: Path, run_dir: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "trainer", "evaluate", "--config", str(config), "--run-dir", str(run_dir),
+            "--out", str(out), *extra]
+
+
+@pytest.fixture(scope="module")
+def piped_evaluation(cartpole, tmp_path_factory):
+    """One evaluation launched the way Dagster launches it (Pipes subprocess): its outputs and reported events."""
+    import dagster as dg
+
+    config, run_dir = cartpole
+    out = tmp_path_factory.mktemp("evaluation")
+    command = _evaluate_cmd(config, run_dir, out, "--seed", "7")
+
+    @dg.asset(required_resource_keys={"pipes"}, check_specs=[dg.AssetCheckSpec("evaluation_gate", asset="evaluation_report")])
+    def evaluation_report(context):
+        return context.resources.pipes.run(command=command, context=context, cwd=str(ROOT)).get_results()
+
+    result = dg.materialize([evaluation_report], resources={"pipes": dg.PipesSubprocessClient()})
+    (mat,) = result.get_asset_materialization_events()
+    (check,) = result.get_asset_check_evaluations()
+    return out, {k: v.value for k, v in mat.materialization.metadata.items()}, check
+
+
+def test_trained_cartpole_passes_its_criteria(piped_evaluation):
+    out, meta, check = piped_evaluation
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["episodes"] == 100 == len(result["returns"]) == len(result["lengths"])
+    assert result["mean_episode_length"] >= 285 and result["mean_return"] >= 4.5
+    assert result["passed"] is True and all(c["met"] for c in result["criteria"])
+    assert {c["metric"] for c in result["criteria"]} == {"mean_episode_length", "mean_return"}
+    assert 0.0 <= result["success_rate"] <= 1.0 and result["max_episode_length"] == 300
+
+    # what Dagster received
+    assert meta["passed"] is True and meta["episodes"] == 100
+    assert meta["mean_return"] == pytest.approx(result["mean_return"])
+    assert meta["report_path"] == str((out / "report.md").resolve())
+    for plot in ("learning_curve", "return_histogram"):
+        assert meta[plot].startswith("![") and "(data:image/png;base64," in meta[plot]
+    assert check.check_name == "evaluation_gate" and check.passed
+    check_meta = {k: v.value for k, v in check.metadata.items()}
+    assert check_meta["threshold_mean_episode_length"] == 285 and check_meta["threshold_mean_return"] == 4.5
+    assert check_meta["mean_episode_length"] == pytest.approx(result["mean_episode_length"])
+
+
+def test_report_and_plots_are_written(piped_evaluation, cartpole):
+    from trainer.plots import read_learning_curve
+
+    out, _, _ = piped_evaluation
+    report = (out / "report.md").read_text()
+    assert "PASSED" in report and "mean_episode_length" in report and "learning_curve.png" in report
+    for name in ("learning_curve.png", "return_histogram.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    # the curve is drawn from the run's real metrics (the trainer's metric names are found)
+    curve = read_learning_curve(cartpole[1] / "metrics.jsonl")
+    assert len(curve["env_steps"]) >= 3 and curve["mean_episode_length"][-1] > curve["mean_episode_length"][0]
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no staging leftovers
+
+
+def test_same_checkpoint_and_seed_give_identical_numbers(piped_evaluation, cartpole, tmp_path):
+    """A second, standalone run (no Dagster) in its own fresh environment reproduces every episode exactly."""
+    config, run_dir = cartpole
+    first = json.loads((piped_evaluation[0] / "evaluation.json").read_text())
+    proc = subprocess.run(_evaluate_cmd(config, run_dir, tmp_path, "--seed", "7"), check=False, capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    second = json.loads((tmp_path / "evaluation.json").read_text())
+    assert second["returns"] == first["returns"] and second["lengths"] == first["lengths"]
+    assert second["mean_return"] == first["mean_return"]
+
+
+def test_tampered_checkpoint_is_refused_before_the_simulator_starts(cartpole, tmp_path):
+    config, run_dir = cartpole
+    tampered = tmp_path / "run"
+    shutil.copytree(run_dir, tampered)
+    best = tampered / "checkpoints" / "best_agent.pt"
+    data = bytearray(best.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    best.write_bytes(bytes(data))
+    proc = subprocess.run(_evaluate_cmd(config, tampered, tmp_path / "out"), check=False, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 2
+    assert "does not match its manifest" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "evaluation.json").exists()
+
+
+def test_bad_arguments_exit_2(cartpole, tmp_path):
+    config, run_dir = cartpole
+    proc = subprocess.run(_evaluate_cmd(config, run_dir, tmp_path, "--episodes", "0"), check=False, capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "--episodes" in proc.stderr
+    proc = subprocess.run(_evaluate_cmd(tmp_path / "missing.yaml", run_dir, tmp_path), check=False, capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "missing.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gate_fails_when_criteria_are_missed(cartpole):
+    """The verdict logic on numbers that miss one threshold: the gate must not pass."""
+    from trainer.config import load_task_config
+    from trainer.evaluate import judge
+
+    cfg = load_task_config(cartpole[0])
+    verdict = judge(cfg, returns=[4.9, 4.8, 2.0, 4.7], lengths=[300, 300, 120, 300], max_length=300)
+    by_metric = {c["metric"]: c for c in verdict["criteria"]}
+    assert by_metric["mean_episode_length"]["met"] is False  # mean 255 < 285
+    assert by_metric["mean_return"]["met"] is False  # mean 4.1 < 4.5
+    assert verdict["passed"] is False and verdict["success_rate"] == 0.75

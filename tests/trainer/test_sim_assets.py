@@ -1,0 +1,82 @@
+"""Offline USD asset root rebuilt from the golden Cartpole stage in the installed isaaclab wheel."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from trainer import sim_assets
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROBOTICS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ROBOTICS_ASSET_ROOT", raising=False)
+    monkeypatch.delenv("ISAACSIM_ASSET_ROOT", raising=False)
+    return tmp_path
+
+
+def test_builds_cartpole_and_ground_plane_usable_by_usd(data_dir):
+    from pxr import Usd, UsdPhysics
+
+    root = sim_assets.offline_asset_root()
+    assert root == data_dir / "sim_assets" / sim_assets.wheel_hash()
+    stage = Usd.Stage.Open(str(root / sim_assets.CARTPOLE_USD))
+    robot = stage.GetDefaultPrim()
+    assert robot.GetPath().pathString == "/Robot"
+    joints = [p.GetName() for p in stage.Traverse() if p.IsA(UsdPhysics.Joint)]
+    assert {"slider_to_cart", "cart_to_pole"} <= set(joints)
+    assert not robot.GetAttribute("xformOp:translate").IsValid()  # the spawner places each copy
+    ground = Usd.Stage.Open(str(root / sim_assets.GROUND_PLANE))
+    assert ground.GetPrimAtPath("/GroundPlane/CollisionPlane").HasAPI(UsdPhysics.CollisionAPI)
+    assert [p.name for p in (data_dir / "sim_assets").iterdir()] == [root.name]  # no build leftovers
+
+
+def test_cached_per_wheel_and_rebuilt_when_the_wheel_changes(data_dir, monkeypatch):
+    first = sim_assets.offline_asset_root()
+    usd = first / sim_assets.CARTPOLE_USD
+    stamp = usd.stat().st_mtime_ns
+    assert sim_assets.offline_asset_root() == first and usd.stat().st_mtime_ns == stamp
+    monkeypatch.setattr(sim_assets, "wheel_hash", lambda: "0123456789abcdef")
+    second = sim_assets.offline_asset_root()
+    assert second.name == "0123456789abcdef" and (second / sim_assets.CARTPOLE_USD).is_file()
+    assert (second / sim_assets.CARTPOLE_USD).read_bytes() == usd.read_bytes()
+
+
+def test_a_failed_build_leaves_nothing_behind(data_dir, monkeypatch):
+    def broken(golden, out):
+        out.parent.mkdir(parents=True)
+        out.write_text("half")
+        raise sim_assets.AssetError("boom")
+
+    monkeypatch.setattr(sim_assets, "_write_cartpole", broken)
+    with pytest.raises(sim_assets.AssetError, match="boom"):
+        sim_assets.offline_asset_root()
+    assert list((data_dir / "sim_assets").iterdir()) == []
+
+
+def test_asset_root_setting(data_dir, monkeypatch, tmp_path):
+    assert sim_assets.configure_asset_root() == str(sim_assets.offline_asset_root())
+    assert os.environ["ISAACSIM_ASSET_ROOT"] == str(sim_assets.offline_asset_root())
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("ROBOTICS_ASSET_ROOT", str(mirror))
+    assert sim_assets.configure_asset_root() == str(mirror) == os.environ["ISAACSIM_ASSET_ROOT"]
+    url = "https://account.blob.core.windows.net/assets/Assets/Isaac/5.1"
+    assert sim_assets.configure_asset_root(url) == url
+    monkeypatch.delenv("ISAACSIM_ASSET_ROOT")
+    assert sim_assets.configure_asset_root("default") is None and "ISAACSIM_ASSET_ROOT" not in os.environ
+    with pytest.raises(sim_assets.AssetError, match="is not a folder"):
+        sim_assets.configure_asset_root(str(tmp_path / "missing"))
+
+
+def test_assets_cli_prints_the_root(data_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "trainer", "assets"], cwd=root, capture_output=True, text=True,
+                          check=True, env={**os.environ, "ROBOTICS_DATA_DIR": str(data_dir)})
+    assert proc.stdout.strip() == str(data_dir / "sim_assets" / sim_assets.wheel_hash())

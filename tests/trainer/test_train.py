@@ -1,0 +1,209 @@
+"""Real CPU training (Isaac Lab Cartpole, kit-less Newton): run directory, MLflow, resume after SIGKILL, warm-start,
+tampered checkpoints, same-seed reproducibility."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.cartpole_run import ROOT, read_metrics, run_trainer, small_cartpole_config, trainer_env
+
+ROLLOUTS = 32  # Isaac Lab's skrl_direct_ppo_cfg.yaml for Cartpole: metrics/updates every 32 steps
+UPDATE_STEPS = 8 * 8  # optimizer steps per PPO update: learning_epochs x mini_batches
+
+
+def _adam_steps(path: Path) -> int:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)["optimizer"]["state"]
+    return int(next(iter(state.values()))["step"])
+
+
+def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
+    run_dir = trained_cartpole.run_dir
+    for name in ("config.resolved.yaml", "agent.yaml", "manifest.json", "train_result.json", "metrics.jsonl"):
+        assert (run_dir / name).is_file(), name
+    manifest = trained_cartpole.manifest
+    assert manifest["task"] == "isaaclab:Isaac-Cartpole-Direct" and manifest["seed"] == 42
+    assert manifest["num_envs"] == 512 and manifest["device"] == "cpu"
+    assert manifest["timesteps_done"] == manifest["timesteps_target"] == 1600
+    assert {"torch", "skrl", "isaaclab"} <= set(manifest["packages"])
+    from trainer.checkpoints import sha256_file
+    from trainer.config import load_task_config
+
+    assert manifest["config_sha256"] == load_task_config(trained_cartpole.config_path).config_sha256()
+    names = set(manifest["checkpoints"])
+    assert names == {f"agent_{s}.pt" for s in range(320, 1601, 320)} | {"best_agent.pt"}
+    on_disk = {p.name for p in (run_dir / "checkpoints").iterdir()}
+    assert on_disk == names  # no stray temp files
+    for name, entry in manifest["checkpoints"].items():
+        path = run_dir / "checkpoints" / name
+        assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
+
+    metrics = trained_cartpole.metrics()
+    assert [m["timestep"] for m in metrics] == list(range(ROLLOUTS, 1601, ROLLOUTS))
+    assert all(m["env_steps"] == m["timestep"] * 512 for m in metrics)
+    result = trained_cartpole.result
+    assert result["env_steps"] == 1600 * 512 and result["env_steps_per_s"] > 0
+    assert result["best_checkpoint_sha256"] == manifest["checkpoints"]["best_agent.pt"]["sha256"]
+    assert "env-steps/s" in trained_cartpole.log and "ETA" in trained_cartpole.log
+
+
+def test_cartpole_learns_to_balance(trained_cartpole):
+    metrics = trained_cartpole.metrics()
+    first, last = metrics[0], metrics[-1]
+    # The training (stochastic) policy already keeps the pole up for nearly the whole 300-step episode.
+    assert last["Episode/Total_timesteps_mean"] >= 270, last
+    assert last["Reward/Total_reward_mean"] > first["Reward/Total_reward_mean"] + 3
+
+
+def test_mlflow_received_metrics_params_and_artifacts(trained_cartpole):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(trained_cartpole.tracking_uri)
+    run = client.get_run(trained_cartpole.manifest["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert trained_cartpole.result["mlflow_run_id"] == run.info.run_id
+    metrics = run.data.metrics
+    for name in ("Reward/Total_reward_mean", "Episode/Total_timesteps_mean", "Loss/Policy_loss",
+                 "Loss/Value_loss", "Policy/Standard_deviation", "Learning/Learning_rate", "Stats/env_steps_per_s"):
+        assert name in metrics, sorted(metrics)
+    history = client.get_metric_history(run.info.run_id, "Reward/Total_reward_mean")
+    assert [h.step for h in sorted(history, key=lambda h: h.step)] == [m["env_steps"] for m in trained_cartpole.metrics()]
+    assert any(k.startswith("system/") for k in metrics), "system metrics (psutil) missing"
+    assert run.data.params["task.num_envs"] == "512"
+    assert run.data.params["agent.agent.rollouts"] == str(ROLLOUTS)
+    assert run.data.tags["config_sha256"] == trained_cartpole.manifest["config_sha256"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"manifest.json", "train_result.json", "metrics.jsonl", "config.resolved.yaml"} <= artifacts
+    ckpts = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "checkpoints")}
+    assert {"agent_1600.pt", "best_agent.pt"} <= ckpts
+
+
+def test_tampered_checkpoint_is_refused(trained_cartpole, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_cartpole.run_dir, run_dir)
+    ckpt = run_dir / "checkpoints" / "agent_1600.pt"
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    ckpt.write_bytes(bytes(data))
+    t0 = time.monotonic()
+    proc = run_trainer("train", "--config", trained_cartpole.config_path, "--run-dir", run_dir, "--resume",
+                       "--no-tracking", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "agent_1600.pt does not match its manifest" in proc.stderr and "Traceback" not in proc.stderr
+    assert time.monotonic() - t0 < 30  # refused before any simulator starts
+    # warm-starting from a tampered file is refused the same way
+    proc = run_trainer("train", "--config", trained_cartpole.config_path, "--run-dir", tmp_path / "new",
+                       "--warm-start", ckpt, "--no-tracking", check=False)
+    assert proc.returncode == 2 and "does not match its manifest" in proc.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_existing_run_without_resume_is_bad_input(trained_cartpole, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_cartpole.run_dir, run_dir)
+    before = (run_dir / "manifest.json").read_bytes()
+    proc = run_trainer("train", "--config", trained_cartpole.config_path, "--run-dir", run_dir, "--no-tracking",
+                       check=False)
+    assert proc.returncode == 2 and "pass --resume" in proc.stderr
+    assert (run_dir / "manifest.json").read_bytes() == before
+
+
+def _wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, at_least: int, timeout: float = 600) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "training ended before it could be killed"
+        try:
+            done = json.loads((run_dir / "manifest.json").read_text()).get("timesteps_done", 0)
+        except (FileNotFoundError, json.JSONDecodeError):
+            done = 0
+        if done >= at_least:
+            return done
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint >= {at_least} within {timeout} s")
+
+
+def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole, tmp_path):
+    config = small_cartpole_config(tmp_path / "small.yaml")
+    run_dir = tmp_path / "run"
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "train", "--config", str(config), "--run-dir", str(run_dir),
+         "--tracking-uri", tracking],
+        cwd=ROOT, env=trainer_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        checkpointed = _wait_for_checkpoint(run_dir, proc, 128)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    killed_manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert killed_manifest["timesteps_done"] < 256
+    before = {m["timestep"]: m for m in read_metrics(run_dir)}
+
+    run_trainer("train", "--config", config, "--run-dir", run_dir, "--resume", "--tracking-uri", tracking)
+    result = json.loads((run_dir / "train_result.json").read_text())
+    # continued from its last checkpoint (loses at most one checkpoint interval) to the same target
+    assert result["start_timestep"] == killed_manifest["timesteps_done"] >= checkpointed
+    assert result["timesteps"] == 256 and result["env_steps"] == (256 - result["start_timestep"]) * 64
+    assert result["mlflow_run_id"] == killed_manifest["mlflow_run_id"]
+    metrics = read_metrics(run_dir)
+    assert [m["timestep"] for m in metrics] == list(range(ROLLOUTS, 257, ROLLOUTS))  # no gap, no duplicate
+    start = result["start_timestep"]
+    resumed = {m["timestep"]: m for m in metrics}
+    assert all(resumed[t] == before[t] for t in range(ROLLOUTS, start + 1, ROLLOUTS))  # history kept as written
+    # the policy was restored, not re-initialised: exploration std continues from where the kill left it
+    first_after = resumed[start + ROLLOUTS]
+    assert first_after["Policy/Standard_deviation"] == pytest.approx(before[start]["Policy/Standard_deviation"],
+                                                                     abs=0.05)
+    # and so was the optimizer: Adam's step count equals an uninterrupted run's (8 updates x 8 epochs x 8 batches)
+    assert _adam_steps(run_dir / "checkpoints" / "agent_256.pt") == UPDATE_STEPS * 256 // ROLLOUTS
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {f"agent_{s}.pt" for s in (64, 128, 192, 256)} <= set(manifest["checkpoints"])
+
+    # warm-start from the trained policy: weights only, counters from zero, optimizer afresh
+    warm_dir = tmp_path / "warm"
+    best = trained_cartpole.run_dir / "checkpoints" / "best_agent.pt"
+    run_trainer("train", "--config", config, "--run-dir", warm_dir, "--warm-start", best, "--timesteps", "64",
+                "--no-tracking")
+    warm = json.loads((warm_dir / "train_result.json").read_text())
+    assert warm["start_timestep"] == 0 and warm["warm_started_from"] == str(best)
+    warm_metrics = read_metrics(warm_dir)
+    assert [m["timestep"] for m in warm_metrics] == [32, 64]
+    trained_last = trained_cartpole.metrics()[-1]
+    # the trained weights came along (a fresh policy starts at std 1.0 and falls over within ~100 steps) ...
+    assert warm_metrics[0]["Policy/Standard_deviation"] == pytest.approx(
+        trained_last["Policy/Standard_deviation"], abs=0.05)
+    assert warm_metrics[-1]["Reward/Instantaneous_reward_mean"] > trained_cartpole.metrics()[0][
+        "Reward/Instantaneous_reward_mean"]
+    # ... but not the optimizer or counters: Adam starts again (2 updates' worth of steps, not the trained run's)
+    assert _adam_steps(warm_dir / "checkpoints" / "agent_64.pt") == UPDATE_STEPS * 2
+    assert _adam_steps(best) > UPDATE_STEPS * 2
+
+
+def test_same_seed_reproduces_the_same_curve(tmp_path):
+    config = small_cartpole_config(tmp_path / "small.yaml", timesteps=96, checkpoint_interval=96)
+    curves = []
+    for name in ("a", "b"):
+        run_trainer("train", "--config", config, "--run-dir", tmp_path / name, "--no-tracking")
+        curves.append([
+            {k: v for k, v in m.items() if not k.startswith("Stats/") and k != "wall_s"}
+            for m in read_metrics(tmp_path / name)
+        ])
+    assert len(curves[0]) == 3
+    assert curves[0] == curves[1]
+    import torch
+
+    a, b = (torch.load(tmp_path / n / "checkpoints" / "agent_96.pt", weights_only=False)["policy"] for n in "ab")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,161 @@
+"""`python -m trainer {train,evaluate,export,assets,validate}`.
+
+`evaluate` and `export` belong to trainer/evaluate.py and trainer/export.py: this CLI hands them the rest of the
+command line (`trainer.evaluate.main(argv)` / `trainer.export.main(argv)`), imported only when chosen, so each
+module owns its own arguments and `train`/`validate` never import them.
+
+Exit codes: 0 ok, 2 bad input (config, run directory, checkpoint), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DELEGATED = {"evaluate": "trainer.evaluate", "export": "trainer.export"}
+
+EPILOG = """examples:
+  python -m trainer validate task_configs/*.yaml
+  python -m trainer train --config task_configs/cartpole.yaml --run-dir .data/runs/cartpole/local/run1
+  python -m trainer train --config task_configs/cartpole.yaml --run-dir .data/runs/cartpole/local/run1 --resume
+  python -m trainer train --config task_configs/cartpole.yaml --run-dir DIR2 --warm-start DIR/checkpoints/best_agent.pt
+  python -m trainer evaluate --config task_configs/cartpole.yaml --run-dir DIR --out DIR/eval
+  python -m trainer export --config task_configs/cartpole.yaml --run-dir DIR --out DIR/export
+  python -m trainer assets
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer",
+        description="Robot RL trainer: Isaac Lab 3.0 (kit-less, Newton) or gymnasium tasks with skrl PPO.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser(
+        "train",
+        help="train a policy into a run directory",
+        description="Train with skrl PPO; writes checkpoints, manifest, metrics and MLflow tracking.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--config", required=True, type=Path, help="task config YAML (task_configs/*.yaml)")
+    train.add_argument("--run-dir", required=True, type=Path, help="run directory to create (or to resume)")
+    start = train.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true",
+                       help="continue this run from its latest verified checkpoint to the same target")
+    start.add_argument("--warm-start", type=Path, metavar="CKPT",
+                       help="initialize weights from a checkpoint, then train afresh (counters start at 0)")
+    train.add_argument("--num-envs", type=int, help="override num_envs")
+    train.add_argument("--timesteps", type=int, help="override training length (timesteps per env)")
+    train.add_argument("--device", help="override device: cpu, cuda, cuda:N")
+    train.add_argument("--seed", type=int, help="override seed")
+    train.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or the local sqlite store)")
+    train.add_argument("--experiment", help="MLflow experiment name (default: the task config's name)")
+    train.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    train.add_argument("--artifact-uri", help="also publish the run directory here (folder, file:// or Blob URL)")
+    train.add_argument("--asset-root", help="robot asset root: local (default), default (NVIDIA's), a folder or URL")
+
+    validate = sub.add_parser("validate", help="validate task config files (exit 2 with the problems)")
+    validate.add_argument("configs", nargs="+", type=Path, metavar="FILE")
+
+    assets = sub.add_parser("assets", help="build the offline robot asset root and print its path")
+    assets.add_argument("--rebuild", action="store_true", help="rebuild even if the cached root is current")
+
+    for name in DELEGATED:
+        sub.add_parser(name, help=f"{name} a trained run (see: python -m trainer {name} --help)", add_help=False)
+    return parser
+
+
+def _bad_input_errors() -> tuple[type[BaseException], ...]:
+    from trainer.agent import AgentConfigError
+    from trainer.checkpoints import CheckpointError
+    from trainer.config import ConfigError
+    from trainer.sim_assets import AssetError
+    from trainer.train import RunDirError
+
+    return ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from trainer.config import ConfigError, load_task_config
+
+    status = EXIT_OK
+    for path in args.configs:
+        try:
+            cfg = load_task_config(path)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+        else:
+            print(f"ok: {path}: {cfg.name} ({cfg.task}, {cfg.num_envs} envs, {cfg.device}) "
+                  f"config_sha256={cfg.config_sha256()[:16]}")
+    return status
+
+
+def _cmd_assets(args: argparse.Namespace) -> int:
+    from trainer.sim_assets import offline_asset_root
+
+    print(offline_asset_root(rebuild=args.rebuild))
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from trainer.config import load_task_config
+    from trainer.pipes import pipes_session
+    from trainer.train import materialization_metadata, train
+
+    cfg = load_task_config(args.config).with_overrides(
+        num_envs=args.num_envs, timesteps=args.timesteps, device=args.device, seed=args.seed
+    )
+    with pipes_session() as pipes:
+        result = train(
+            cfg,
+            args.run_dir,
+            resume=args.resume,
+            warm_start=args.warm_start,
+            tracking_uri=args.tracking_uri,
+            experiment=args.experiment,
+            tracking=not args.no_tracking,
+            asset_root=args.asset_root,
+            pipes=pipes,
+        )
+        metadata = materialization_metadata(result)
+        if args.artifact_uri:
+            from trainer.storage import publish_run_dir
+
+            publish_run_dir(result.run_dir, args.artifact_uri)
+            metadata["checkpoint_uri"] = f"{args.artifact_uri.rstrip('/')}/checkpoints/{Path(result.best_checkpoint).name}"
+            metadata["artifact_uri"] = args.artifact_uri
+        pipes.report_materialization(metadata, data_version=result.best_checkpoint_sha256[:16])
+    print(
+        f"[trainer] done: {result.timesteps} timesteps x {result.num_envs} envs in {result.train_time_s:.1f} s "
+        f"({result.env_steps_per_s:,.0f} env-steps/s), final mean return {result.final_mean_return}, "
+        f"episode length {result.final_mean_episode_length}; best checkpoint {result.best_checkpoint}",
+        flush=True,
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"train": _cmd_train, "validate": _cmd_validate, "assets": _cmd_assets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except _bad_input_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

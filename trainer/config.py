@@ -1,0 +1,191 @@
+"""Typed task-config schema and `load_task_config(path)`.
+
+A task config names a task (`family:id`), how long and how wide to train, the agent settings (the task's own
+Isaac Lab `skrl_*_cfg.yaml` plus overrides), success criteria for evaluation and export settings. Every problem
+becomes one `ConfigError` line `FILE: field.path: what was wrong (allowed: ...)`, never a traceback from skrl or
+Isaac Lab. Loading is cheap (no torch import), so the Dagster side can validate files too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
+
+from trainer import tasks
+
+
+class ConfigError(ValueError):
+    """A task config is unusable; the message names the file, the field and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentSpec(_Strict):
+    base: str = Field(
+        default="task",
+        description="'task' = the task's own Isaac Lab skrl_*_cfg.yaml (gymnasium: the packaged default), "
+        "or a path to a skrl agent YAML (relative to the task config file)",
+    )
+    overrides: dict[str, Any] = Field(default_factory=dict, description="nested keys merged onto the base config")
+
+
+class SuccessCriteria(_Strict):
+    min_mean_episode_length: float | None = Field(default=None, ge=0)
+    min_mean_return: float | None = None
+    min_success_rate: float | None = Field(default=None, ge=0, le=1)
+    episodes: PositiveInt = 100
+
+
+class ExportSettings(_Strict):
+    opset: int = Field(default=17, ge=17, le=23)
+    latency_batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 1024], min_length=1)
+    parity_observations: int = Field(default=1000, ge=1000)
+    max_abs_diff: float = Field(default=1e-5, gt=0)
+
+
+class TaskConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in run paths and partitions")
+    description: str = ""
+    task: str = Field(description="family:id, e.g. isaaclab:Isaac-Cartpole-Direct")
+    num_envs: PositiveInt
+    timesteps: PositiveInt = Field(description="training length in env-steps per env (skrl timesteps)")
+    seed: int = Field(default=42, ge=0)
+    device: str = Field(default="cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    gpus: PositiveInt = 1
+    checkpoint_interval: PositiveInt = Field(description="timesteps between checkpoints (a multiple of rollouts)")
+    agent: AgentSpec = Field(default_factory=AgentSpec)
+    success: SuccessCriteria = Field(default_factory=SuccessCriteria)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        family, sep, task_id = value.partition(":")
+        if not sep or family not in tasks.FAMILIES or not task_id:
+            raise ValueError(f"expected family:id with family one of {', '.join(tasks.FAMILIES)}")
+        if tasks.lookup(value) is None:
+            raise ValueError(f"unknown task {value!r} (allowed: {', '.join(tasks.known_tasks())})")
+        return value
+
+    @property
+    def task_ref(self) -> tasks.TaskRef:
+        ref = tasks.lookup(self.task)
+        assert ref is not None  # validated
+        return ref
+
+    @property
+    def family(self) -> str:
+        return self.task_ref.family
+
+    @property
+    def task_id(self) -> str:
+        return self.task_ref.task_id
+
+    @property
+    def source(self) -> Path | None:
+        """The file this config was loaded from (relative agent base paths resolve against its folder)."""
+        return self._source
+
+    def agent_base_path(self) -> Path:
+        if self.agent.base == "task":
+            return self.task_ref.agent_yaml
+        base = Path(self.agent.base).expanduser()
+        if not base.is_absolute() and self._source is not None:
+            base = self._source.parent / base
+        return base
+
+    def with_overrides(self, **changes: Any) -> TaskConfig:
+        """A copy with CLI-style overrides (None values are ignored), validated like a file."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        data = {**self.model_dump(), **changes}
+        return _validate(data, str(self._source or "<overrides>"), self._source)
+
+    def resolved(self) -> dict[str, Any]:
+        """The config as run: every default filled in and the merged agent config alongside."""
+        from trainer.agent import resolve_agent_cfg
+
+        return {"task_config": self.model_dump(mode="json"), "agent": resolve_agent_cfg(self)}
+
+    def config_sha256(self) -> str:
+        canonical = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "<root>"
+
+
+def _allowed_for(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """Field names valid at the parent of `loc` (for unknown-field errors)."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return ""
+        current = field.annotation
+    return ", ".join(getattr(current, "model_fields", {}))
+
+
+def _pydantic_lines(error: ValidationError) -> list[str]:
+    lines = []
+    for err in error.errors(include_url=False):
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field (allowed: {_allowed_for(TaskConfig, loc)})"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
+            msg = f"{msg}, got {err['input']!r}"
+        lines.append(f"{_format_loc(loc)}: {msg}")
+    return lines
+
+
+def _validate(data: Any, label: str, source: Path | None) -> TaskConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label}: <root>: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        cfg = TaskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{label}: {line}" for line in _pydantic_lines(exc))) from None
+    cfg._source = source
+    from trainer.agent import AgentConfigError, resolve_agent_cfg
+
+    try:
+        resolve_agent_cfg(cfg)
+    except AgentConfigError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    return cfg
+
+
+def load_task_config(path: str | Path) -> TaskConfig:
+    """Read and validate a task config file; raises ConfigError with `FILE: field: problem (allowed: ...)`."""
+    path = Path(path)
+    label = str(path)
+    if not path.is_file():
+        hint = "a YAML task config such as task_configs/cartpole.yaml"
+        raise ConfigError(f"{label}: <file>: no such file ({'it is a directory; ' if path.is_dir() else ''}expected {hint})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{label}: <yaml>: {where}invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: <file>: not UTF-8 text") from None
+    return _validate(data, label, path.resolve())
+
+
+def dump_resolved(cfg: TaskConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+

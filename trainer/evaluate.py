@@ -1,0 +1,315 @@
+"""Deterministic, seeded evaluation of a checkpoint in a fresh environment, judged against the task's success criteria.
+
+K episodes run as K parallel environments, each contributing its first episode, with the policy's mean action. The
+environment is created for the evaluation (never reused from training: skrl's wrappers reset only once, so a reused
+env would start mid-episode) and seeded, so the same checkpoint and seed give the same numbers. The checkpoint's sha256
+is verified against the run manifest before torch loads it.
+
+Outputs in --out: evaluation.json (the numbers), report.md, learning_curve.png (from the run's metrics.jsonl) and
+return_histogram.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainer.config import TaskConfig
+
+RESULT_NAME = "evaluation.json"
+REPORT_NAME = "report.md"
+LEARNING_CURVE_NAME = "learning_curve.png"
+HISTOGRAM_NAME = "return_histogram.png"
+
+
+@dataclass
+class RestoredPolicy:
+    """A skrl agent with a verified checkpoint loaded, in eval mode (deterministic path: mean_actions)."""
+
+    agent: Any
+    checkpoint: Path
+    checkpoint_sha256: str
+    observation_dim: int
+    action_dim: int
+
+
+def agent_cfg_for_run(cfg: TaskConfig, run_dir: Path) -> dict[str, Any]:
+    """The agent config the run trained with (its agent.yaml), else the one the task config resolves to today."""
+    import yaml
+
+    from trainer.agent import resolve_agent_cfg
+
+    saved = run_dir / "agent.yaml"
+    if saved.is_file():
+        return yaml.safe_load(saved.read_text(encoding="utf-8"))
+    return resolve_agent_cfg(cfg)
+
+
+def verified_checkpoint(run_dir: Path, checkpoint: Path | None) -> tuple[Path, str]:
+    """(path, sha256) of the checkpoint to use (default: the run's best), verified against the run manifest.
+
+    Runs before anything unpickles the file; a mismatch raises trainer.checkpoints.CheckpointError.
+    """
+    from trainer import checkpoints
+
+    if checkpoint is None:
+        path, entry = checkpoints.best(run_dir)
+    else:
+        path = Path(checkpoint)
+        if not path.exists() and not path.is_absolute():  # a bare name such as agent_1600.pt
+            path = checkpoints.checkpoint_path(run_dir, str(checkpoint))
+        entry = checkpoints.verify(path, checkpoints.read_manifest(run_dir))
+    return path, entry["sha256"]
+
+
+def restore_policy(
+    env: Any, cfg: TaskConfig, run_dir: Path, checkpoint: Path, sha256: str, *, seed: int | None = None
+) -> RestoredPolicy:
+    """Build the agent on `env`, load an already verified checkpoint and switch to eval mode.
+
+    skrl's Runner re-seeds torch with the agent config's seed; `seed` replaces it so that the evaluation seed, not
+    the training seed, drives whatever the environment samples from torch afterwards (Isaac Lab's resets).
+    """
+    from trainer.agent import build_runner
+
+    agent_cfg = agent_cfg_for_run(cfg, run_dir)
+    if seed is not None:
+        agent_cfg["seed"] = seed
+    with tempfile.TemporaryDirectory(prefix="trainer-restore-") as scratch:
+        runner = build_runner(env, agent_cfg, scratch, training=False)
+    agent = runner.agent
+    agent.load(str(checkpoint))
+    agent.enable_training_mode(False, apply_to_models=True)
+    return RestoredPolicy(
+        agent=agent,
+        checkpoint=checkpoint,
+        checkpoint_sha256=sha256,
+        observation_dim=int(env.observation_space.shape[0]),
+        action_dim=int(env.action_space.shape[0]),
+    )
+
+
+def _max_episode_length(env: Any, cfg: TaskConfig) -> int:
+    if cfg.family == "isaaclab":
+        return int(env.unwrapped.max_episode_length)
+    import gymnasium as gym
+
+    steps = gym.spec(cfg.task_id).max_episode_steps
+    if not steps:
+        raise ValueError(f"{cfg.task}: the gymnasium task has no time limit, so an evaluation episode cannot end")
+    return int(steps)
+
+
+def run_episodes(env: Any, agent: Any, max_length: int) -> tuple[list[float], list[int]]:
+    """First episode of every parallel env with mean actions: (returns, lengths)."""
+    import torch
+
+    env._reset_once = True  # skrl wrappers reset only once per env object; make this reset real
+    obs, _ = env.reset()
+    n = env.num_envs
+    returns = torch.zeros(n, dtype=torch.float64, device=env.device)
+    lengths = torch.zeros(n, dtype=torch.int64, device=env.device)
+    done = torch.zeros(n, dtype=torch.bool, device=env.device)
+    with torch.inference_mode():
+        for _ in range(max_length + 1):
+            actions = agent.act(obs, None, timestep=0, timesteps=0)[1]["mean_actions"]
+            obs, reward, terminated, truncated, _ = env.step(actions)
+            running = ~done
+            returns += reward.view(-1).double() * running
+            lengths += running.long()
+            done |= (terminated | truncated).view(-1)
+            if bool(done.all()):
+                break
+    return returns.cpu().tolist(), lengths.cpu().tolist()
+
+
+def judge(cfg: TaskConfig, returns: list[float], lengths: list[int], max_length: int) -> dict[str, Any]:
+    """Summary numbers, per-criterion verdicts and `passed` (all configured criteria met)."""
+    import numpy as np
+
+    r = np.asarray(returns, dtype=np.float64)
+    length = np.asarray(lengths, dtype=np.float64)
+    s = cfg.success
+    # An episode succeeds when it alone meets the per-episode thresholds; with none configured, when it lasts the
+    # full time limit (it neither fell nor left the bounds).
+    per_episode = np.ones(len(r), dtype=bool)
+    rules = []
+    if s.min_mean_episode_length is not None:
+        per_episode &= length >= s.min_mean_episode_length
+        rules.append(f"its length is >= {s.min_mean_episode_length:g}")
+    if s.min_mean_return is not None:
+        per_episode &= r >= s.min_mean_return
+        rules.append(f"its return is >= {s.min_mean_return:g}")
+    if not rules:
+        per_episode = length >= max_length
+        rules.append(f"it lasts the full {max_length} steps")
+    numbers = {
+        "mean_return": float(r.mean()),
+        "std_return": float(r.std()),
+        "min_return": float(r.min()),
+        "max_return": float(r.max()),
+        "mean_episode_length": float(length.mean()),
+        "success_rate": float(per_episode.mean()),
+    }
+    criteria = [
+        {"metric": metric, "op": ">=", "threshold": float(threshold), "value": numbers[metric],
+         "met": bool(numbers[metric] >= threshold)}
+        for metric, threshold in (
+            ("mean_episode_length", s.min_mean_episode_length),
+            ("mean_return", s.min_mean_return),
+            ("success_rate", s.min_success_rate),
+        )
+        if threshold is not None
+    ]
+    return {
+        **numbers,
+        "max_episode_length": max_length,
+        "episode_success_rule": " and ".join(rules),
+        "criteria": criteria,
+        "passed": all(c["met"] for c in criteria),
+    }
+
+
+def evaluate(
+    cfg: TaskConfig,
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    checkpoint: Path | None = None,
+    episodes: int | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate and write evaluation.json, report.md and the two PNGs into out_dir; returns the evaluation.json dict."""
+    from trainer.envs import make_env
+    from trainer.plots import plot_learning_curve, plot_return_histogram
+    from trainer.report import write_report
+
+    episodes = episodes or cfg.success.episodes
+    seed = cfg.seed + 1 if seed is None else seed  # default: initial states the training's first reset did not see
+    device = device or cfg.device
+    started = time.perf_counter()
+    path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before the (slow) simulator start and torch.load
+    with make_env(cfg, num_envs=episodes, seed=seed, device=device) as env:
+        restored = restore_policy(env, cfg, run_dir, path, sha256, seed=seed)
+        max_length = _max_episode_length(env, cfg)
+        returns, lengths = run_episodes(env, restored.agent, max_length)
+    result = {
+        "task": cfg.task,
+        "config": cfg.name,
+        "checkpoint": str(restored.checkpoint),
+        "checkpoint_sha256": restored.checkpoint_sha256,
+        "episodes": episodes,
+        "seed": seed,
+        "device": device,
+        **judge(cfg, returns, lengths, max_length),
+        "returns": returns,
+        "lengths": lengths,
+        "eval_s": round(time.perf_counter() - started, 2),
+    }
+
+    with _staging(out_dir) as stage:
+        title = f"{cfg.name} ({cfg.task})"
+        plot_learning_curve(run_dir / "metrics.jsonl", stage / LEARNING_CURVE_NAME, title=f"training: {title}")
+        plot_return_histogram(
+            returns, stage / HISTOGRAM_NAME, title=f"evaluation returns: {title}", threshold=cfg.success.min_mean_return
+        )
+        write_report(
+            result,
+            stage / REPORT_NAME,
+            plots={"learning curve": LEARNING_CURVE_NAME, "episode returns": HISTOGRAM_NAME},
+        )
+        (stage / RESULT_NAME).write_text(json.dumps(result, indent=2))
+    return result
+
+
+@contextlib.contextmanager
+def _staging(out_dir: Path) -> Iterator[Path]:
+    """Write into a scratch folder next to out_dir and move the files in only when all were written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".evaluation-", dir=out_dir) as scratch:
+        stage = Path(scratch)
+        yield stage
+        # evaluation.json last: its presence means the whole set is there
+        for item in sorted(stage.iterdir(), key=lambda p: p.name == RESULT_NAME):
+            os.replace(item, out_dir / item.name)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, type=Path, help="task config YAML")
+    parser.add_argument("--run-dir", required=True, type=Path, help="training run directory (has manifest.json)")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint to evaluate (default: the run's best)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder for evaluation.json, report, plots")
+    parser.add_argument("--episodes", type=_positive_int, help="episodes K (default: the config's success.episodes)")
+    parser.add_argument("--seed", type=int, help="environment seed (default: the config's seed + 1)")
+    parser.add_argument("--device", help="torch/simulation device (default: the config's)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry: 0 when evaluated (passed or not: the gate is the asset check), 2 on bad input, 1 otherwise."""
+    from trainer.config import load_task_config
+    from trainer.pipes import pipes_session
+    from trainer.report import markdown_image
+
+    args = _parser().parse_args(argv)
+    with pipes_session() as pipes:
+        try:
+            cfg = load_task_config(args.config)
+            result = evaluate(
+                cfg, args.run_dir, args.out, checkpoint=args.checkpoint, episodes=args.episodes, seed=args.seed,
+                device=args.device,
+            )
+        except bad_input_errors() as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        numbers = {k: result[k] for k in ("mean_return", "std_return", "mean_episode_length", "success_rate")}
+        thresholds = {f"threshold_{c['metric']}": c["threshold"] for c in result["criteria"]}
+        pipes.report_materialization(
+            {
+                **numbers,
+                "episodes": result["episodes"],
+                "seed": result["seed"],
+                "passed": result["passed"],
+                "checkpoint_sha256": result["checkpoint_sha256"],
+                "report_path": str((args.out / REPORT_NAME).resolve()),
+                "learning_curve": _md(markdown_image(args.out / LEARNING_CURVE_NAME, "learning curve")),
+                "return_histogram": _md(markdown_image(args.out / HISTOGRAM_NAME, "episode returns")),
+            }
+        )
+        pipes.report_check("evaluation_gate", passed=result["passed"], metadata={**numbers, **thresholds})
+    verdict = "PASSED" if result["passed"] else "FAILED"
+    print(f"evaluation {verdict}: " + json.dumps({k: round(v, 4) for k, v in numbers.items()}))
+    return 0
+
+
+def bad_input_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean the caller gave something unusable (exit code 2 in the CLI contract)."""
+    from trainer.agent import AgentConfigError
+    from trainer.checkpoints import CheckpointError
+    from trainer.config import ConfigError
+    from trainer.sim_assets import AssetError
+
+    return ConfigError, AgentConfigError, CheckpointError, AssetError
+
+
+def _md(text: str) -> dict[str, str]:
+    return {"raw_value": text, "type": "md"}

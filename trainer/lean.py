@@ -1,0 +1,229 @@
+"""Sync-free PPO for GPU throughput: skrl's PPO with the host-device round trips taken off the hot path.
+
+At 4096+ GPU environments skrl's stock PPO spends most of its time waiting on the GPU, not computing: every env step
+calls `.item()` three times for reward statistics, `nonzero().tolist()` for finished episodes and `.any()` for
+time-limit bootstrapping, and every mini-batch `.item()`s its losses and indexes GPU memory with a CPU permutation
+(a blocking host-to-device copy). Each of those drains the CUDA queue, so the CPU can never run ahead of the GPU.
+
+`make_lean(agent)` turns a skrl PPO agent into one that keeps all of that on the device and synchronises once per
+write interval (episode statistics) and once per learning epoch (the KL-adaptive learning rate, which must reach
+the optimizer as a Python float). The maths is skrl's own (same GAE, losses, clipping, preprocessors, schedule), with
+two documented differences in *bookkeeping*, not learning:
+- episode return/length statistics are the mean/min/max over every episode that ended in the write interval (skrl
+  keeps the last 100 episodes and averages per step; with thousands of envs the interval-wide value is the more
+  faithful number);
+- Adam runs its fused CUDA kernel (`fused=True`) with the same hyper-parameters.
+On CPU the changes are harmless (there is no queue to drain); `Train.lean` in the task config turns it on.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+RETURN = "Reward / Total reward"
+LENGTH = "Episode / Total timesteps"
+INSTANT = "Reward / Instantaneous reward"
+
+
+class EpisodeStats:
+    """Per-env running returns/lengths and interval aggregates, all on the device; `flush` syncs once."""
+
+    def __init__(self, num_envs: int, device: Any) -> None:
+        import torch
+
+        self.torch = torch
+        self.ret = torch.zeros(num_envs, device=device)
+        self.len = torch.zeros(num_envs, device=device)
+        # [sum, count, min, max] for returns and lengths; instant reward [sum of per-step means, min, max, steps]
+        inf = float("inf")
+        self.acc = torch.tensor([0.0, 0.0, inf, -inf, 0.0, inf, -inf], device=device)
+        self.inst = torch.tensor([0.0, inf, -inf, 0.0], device=device)
+
+    def step(self, rewards: Any, terminated: Any, truncated: Any) -> None:
+        torch = self.torch
+        r = rewards.view(-1)
+        done = (terminated | truncated).view(-1)
+        self.ret += r
+        self.len += 1
+        inf = float("inf")
+        finished = done.float()
+        n = finished.sum()
+        self.acc += torch.stack([
+            (self.ret * finished).sum(), n, torch.zeros_like(n), torch.zeros_like(n),
+            (self.len * finished).sum(), torch.zeros_like(n), torch.zeros_like(n),
+        ])
+        self.acc[2] = torch.minimum(self.acc[2], torch.where(done, self.ret, inf).min())
+        self.acc[3] = torch.maximum(self.acc[3], torch.where(done, self.ret, -inf).max())
+        self.acc[5] = torch.minimum(self.acc[5], torch.where(done, self.len, inf).min())
+        self.acc[6] = torch.maximum(self.acc[6], torch.where(done, self.len, -inf).max())
+        self.inst += torch.stack([r.mean(), torch.zeros_like(n), torch.zeros_like(n), torch.ones_like(n)])
+        self.inst[1] = torch.minimum(self.inst[1], r.min())
+        self.inst[2] = torch.maximum(self.inst[2], r.max())
+        keep = ~done
+        self.ret *= keep
+        self.len *= keep
+
+    def flush(self, tracking_data: Any) -> None:
+        """Move the interval's aggregates into skrl's `tracking_data` (same keys skrl uses) and reset them."""
+        ret_sum, count, ret_min, ret_max, len_sum, len_min, len_max = self.acc.tolist()
+        inst_sum, inst_min, inst_max, steps = self.inst.tolist()
+        if steps:
+            tracking_data[f"{INSTANT} (mean)"].append(inst_sum / steps)
+            tracking_data[f"{INSTANT} (min)"].append(inst_min)
+            tracking_data[f"{INSTANT} (max)"].append(inst_max)
+        if count:
+            tracking_data[f"{RETURN} (mean)"].append(ret_sum / count)
+            tracking_data[f"{RETURN} (min)"].append(ret_min)
+            tracking_data[f"{RETURN} (max)"].append(ret_max)
+            tracking_data[f"{LENGTH} (mean)"].append(len_sum / count)
+            tracking_data[f"{LENGTH} (min)"].append(len_min)
+            tracking_data[f"{LENGTH} (max)"].append(len_max)
+        inf = float("inf")
+        self.acc.copy_(self.torch.tensor([0.0, 0.0, inf, -inf, 0.0, inf, -inf]))
+        self.inst.copy_(self.torch.tensor([0.0, inf, -inf, 0.0]))
+
+
+def _lean_methods():
+    """The overriding methods, built lazily so importing this module never imports torch or skrl."""
+    import torch
+    import torch.nn.functional as F
+    from skrl.agents.torch.ppo.ppo import compute_gae
+    from skrl.resources.schedulers.torch import KLAdaptiveLR
+
+    def record_transition(self, *, observations, states, actions, rewards, next_observations, next_states,
+                          terminated, truncated, infos, timestep, timesteps):
+        if self.write_interval > 0:
+            self._episode_stats.step(rewards, terminated, truncated)
+        if not self.training:
+            return
+        self._current_next_observations = next_observations
+        self._current_next_states = next_states
+        if self.cfg.rewards_shaper is not None:
+            rewards = self.cfg.rewards_shaper(rewards, timestep, timesteps)
+        if self.cfg.time_limit_bootstrap:  # for every env, masked: cheaper than asking the GPU whether any truncated
+            with torch.no_grad():
+                inputs = {"observations": self._observation_preprocessor(next_observations),
+                          "states": self._state_preprocessor(next_states)}
+                next_values, _ = self.value.act(inputs, role="value")
+                next_values = self._value_preprocessor(next_values, inverse=True)
+            rewards = rewards + self.cfg.discount_factor * next_values * truncated
+        self.memory.add_samples(
+            observations=observations, states=states, actions=actions, rewards=rewards, terminated=terminated,
+            truncated=truncated, log_prob=self._current_log_prob, values=self._current_values,
+        )
+
+    def post_interaction(self, *, timestep, timesteps):
+        step = timestep + 1
+        due = step > 1 and (
+            (self.checkpoint_interval > 0 and not step % self.checkpoint_interval)
+            or (self.write_interval > 0 and not step % self.write_interval)
+        )
+        if due:  # skrl reads tracking_data to pick the best checkpoint, so flush before it looks
+            self._episode_stats.flush(self.tracking_data)
+        super(type(self), self).post_interaction(timestep=timestep, timesteps=timesteps)  # PPO's: update, then save
+
+    def update(self, *, timestep, timesteps):
+        cfg = self.cfg
+        with torch.no_grad(), torch.autocast(device_type=self._device_type, enabled=cfg.mixed_precision):
+            inputs = {"observations": self._observation_preprocessor(self._current_next_observations),
+                      "states": self._state_preprocessor(self._current_next_states)}
+            self.value.enable_training_mode(False)
+            last_values, _ = self.value.act(inputs, role="value")
+            self.value.enable_training_mode(True)
+            last_values = self._value_preprocessor(last_values, inverse=True)
+        memory = self.memory
+        values = memory.get_tensor_by_name("values")
+        returns, advantages = compute_gae(
+            rewards=memory.get_tensor_by_name("rewards"), terminated=memory.get_tensor_by_name("terminated"),
+            truncated=memory.get_tensor_by_name("truncated"), values=values, last_values=last_values,
+            discount_factor=cfg.discount_factor, lambda_coefficient=cfg.gae_lambda,
+            time_limit_bootstrap=cfg.time_limit_bootstrap,
+        )
+        memory.set_tensor_by_name("values", self._value_preprocessor(values, train=True))
+        memory.set_tensor_by_name("returns", self._value_preprocessor(returns, train=True))
+        memory.set_tensor_by_name("advantages", advantages)
+
+        flat = [memory.tensors.get(n) for n in self._tensors_names]  # "states" is absent without a state space
+        flat = [t.reshape(-1, t.shape[-1]) if t is not None else None for t in flat]
+        size = flat[0].shape[0]
+        batch = size // cfg.mini_batches
+        totals = torch.zeros(3, device=self.device)
+        params = list(itertools.chain(self.policy.parameters(), self.value.parameters()))
+        if self.policy is self.value:
+            params = list(self.policy.parameters())
+        steps = 0
+        for epoch in range(cfg.learning_epochs):
+            kls = []
+            perm = torch.randperm(size, device=flat[0].device)  # on the device: no blocking host copy
+            for k in range(cfg.mini_batches):
+                idx = perm[k * batch:(k + 1) * batch]
+                obs, sts, act, old_logp, old_v, ret, adv = (t[idx] if t is not None else None for t in flat)
+                with torch.autocast(device_type=self._device_type, enabled=cfg.mixed_precision):
+                    inputs = {"observations": self._observation_preprocessor(obs, train=not epoch),
+                              "states": self._state_preprocessor(sts, train=not epoch)}
+                    _, outputs = self.policy.act({**inputs, "taken_actions": act}, role="policy")
+                    logp = outputs["log_prob"]
+                    with torch.no_grad():
+                        log_ratio = logp - old_logp
+                        kls.append(((torch.exp(log_ratio) - 1) - log_ratio).mean())
+                    if cfg.kl_threshold and kls[-1] > cfg.kl_threshold:  # opt-in early stop: one sync
+                        break
+                    entropy = (-cfg.entropy_loss_scale * self.policy.get_entropy(role="policy").mean()
+                               if cfg.entropy_loss_scale else torch.zeros((), device=self.device))
+                    ratio = torch.exp(logp - old_logp)
+                    policy_loss = -torch.min(adv * ratio, adv * torch.clip(ratio, 1 - cfg.ratio_clip,
+                                                                           1 + cfg.ratio_clip)).mean()
+                    predicted, _ = self.value.act(inputs, role="value")
+                    if cfg.value_clip > 0:
+                        predicted = old_v + torch.clip(predicted - old_v, min=-cfg.value_clip, max=cfg.value_clip)
+                    value_loss = cfg.value_loss_scale * F.mse_loss(ret, predicted)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(policy_loss + entropy + value_loss).backward()
+                if cfg.grad_norm_clip > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_norm_clip, foreach=True)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                totals += torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach()])
+                steps += 1
+            if self.scheduler:
+                if isinstance(self.scheduler, KLAdaptiveLR):
+                    self.scheduler.step(torch.stack(kls).mean().item())  # the one sync per epoch
+                else:
+                    self.scheduler.step()
+        policy_l, value_l, entropy_l = (totals / max(steps, 1)).tolist()
+        self.track_data("Loss / Policy loss", policy_l)
+        self.track_data("Loss / Value loss", value_l)
+        if cfg.entropy_loss_scale:
+            self.track_data("Loss / Entropy loss", entropy_l)
+        self.track_data("Policy / Standard deviation", self.policy.distribution(role="policy").stddev.mean().item())
+        if self.scheduler:
+            self.track_data("Learning / Learning rate", self.scheduler.get_last_lr()[0])
+
+    return {"record_transition": record_transition, "post_interaction": post_interaction, "update": update}
+
+
+def make_lean(agent: Any, num_envs: int) -> Any:
+    """Switch a constructed skrl PPO agent (before training starts) to the sync-free methods above; returns it."""
+    import torch
+    from skrl.agents.torch.ppo import PPO
+
+    if not isinstance(agent, PPO):
+        raise TypeError(f"the lean loop supports skrl PPO agents only, got {type(agent).__name__}")
+    lean_cls = type(f"Lean{type(agent).__name__}", (type(agent),), _lean_methods())
+    agent.__class__ = lean_cls
+    agent._episode_stats = EpisodeStats(num_envs, agent.device)
+    if agent.device.type == "cuda" and isinstance(agent.optimizer, torch.optim.Adam):
+        # fused Adam: one kernel for all parameters instead of several per tensor; same update rule
+        old = agent.optimizer
+        group = old.param_groups[0]
+        fused = torch.optim.Adam([p for g in old.param_groups for p in g["params"]], lr=group["lr"],
+                                 betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"],
+                                 fused=True)
+        fused.load_state_dict(old.state_dict())
+        agent.optimizer = fused
+        agent.checkpoint_modules["optimizer"] = fused
+        if agent.scheduler is not None:
+            agent.scheduler.optimizer = fused
+    return agent

@@ -1,0 +1,26 @@
+"""Artifact store: where checkpoints, models and reports live (local filesystem or Azure Blob Storage).
+
+Layout under a store root (the region's containers on Azure, ``.data/`` locally):
+``checkpoints/<task>/<region>/<run_id>/...``, ``models/<task>/<region>/<run_id>/...``, ``reports/<task>/<region>/...``.
+"""
+
+from trainer.storage.base import (
+    ArtifactStore,
+    IntegrityError,
+    ObjectInfo,
+    ObjectNotFound,
+    StorageError,
+)
+from trainer.storage.open import open_store
+from trainer.storage.publish import fetch, publish_run_dir
+
+__all__ = [
+    "ArtifactStore",
+    "IntegrityError",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "StorageError",
+    "fetch",
+    "open_store",
+    "publish_run_dir",
+]

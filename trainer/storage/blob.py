@@ -1,0 +1,297 @@
+"""Azure Blob Storage artifact store (Azure and Azurite) on ``azure-storage-blob``.
+
+Atomicity comes from Blob semantics: a small object is one Put Blob, a large one is staged as blocks in parallel and
+becomes visible only when the block list is committed, together with its metadata. A crash or an outage before the
+commit leaves uncommitted blocks that no reader can see (the service discards them after a week). The sha256
+travels in the blob's metadata in that same commit, and every read checks it.
+
+Large files are staged here rather than by ``upload_blob``: ``upload_blob`` wants the metadata before the first byte,
+which would cost a full extra read of the file to hash it; staging lets the hash run while the blocks upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Self
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobBlock, ExponentialRetry
+
+from trainer.storage.base import (
+    SHA256_KEY,
+    IntegrityError,
+    ObjectInfo,
+    ObjectNotFound,
+    StorageError,
+    clean_key,
+    join_key,
+    sha256_bytes,
+)
+from trainer.storage.identity import blob_service_client
+from trainer.storage.uris import parse_blob_uri
+
+MiB = 1024 * 1024
+
+
+class BlobStore:
+    """Objects are blobs under ``<container>/<path>/`` of the URI's account.
+
+    ``retry_total``/``initial_backoff`` configure the SDK's exponential retry (with jitter) that every request goes
+    through; ``max_concurrency`` is the number of parallel block uploads/ranged downloads per object.
+    """
+
+    def __init__(
+        self,
+        root_uri: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        max_concurrency: int = 4,
+        block_size: int = 8 * MiB,
+        retry_total: int = 5,
+        initial_backoff: float = 1.0,
+        increment_base: float = 2.0,
+        connection_timeout: float = 10,
+        read_timeout: float = 120,
+    ):
+        self.location = parse_blob_uri(root_uri)
+        self.root_uri = self.location.url()
+        self.max_concurrency = max_concurrency
+        self.block_size = block_size
+        self._service = blob_service_client(
+            self.location.account_url,
+            env=env,
+            retry_policy=ExponentialRetry(
+                initial_backoff=initial_backoff,
+                increment_base=increment_base,
+                retry_total=retry_total,
+                random_jitter_range=min(1, initial_backoff),
+            ),
+            connection_timeout=connection_timeout,
+            read_timeout=read_timeout,
+            max_block_size=block_size,
+            max_single_put_size=block_size,
+            max_chunk_get_size=block_size,
+            max_single_get_size=block_size,
+        )
+        self._container = self._service.get_container_client(self.location.container)
+
+    def close(self) -> None:
+        self._service.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _name(self, key: str) -> str:
+        return join_key(self.location.path, clean_key(key))
+
+    def uri_for(self, key: str) -> str:
+        return self.location.url(clean_key(key))
+
+    def _with_container(self, upload):
+        """Run ``upload``; create the container on first use (a fresh account or Azurite has none)."""
+        try:
+            return upload()
+        except ResourceNotFoundError as e:
+            if e.error_code != "ContainerNotFound":
+                raise
+            with contextlib.suppress(ResourceExistsError):
+                self._container.create_container()
+            return upload()
+
+    def put_bytes(self, data: bytes, key: str) -> ObjectInfo:
+        digest = sha256_bytes(data)
+        blob = self._container.get_blob_client(self._name(key))
+        try:
+            self._with_container(
+                lambda: blob.upload_blob(
+                    data, overwrite=True, metadata={SHA256_KEY: digest}, max_concurrency=self.max_concurrency
+                )
+            )
+        except AzureError as e:
+            raise StorageError(_describe("upload to", self.uri_for(key), e)) from None
+        return ObjectInfo(self.uri_for(key), digest, len(data))
+
+    def put_file(self, local_path: str | Path, key: str) -> ObjectInfo:
+        src = Path(local_path)
+        if not src.is_file():
+            raise ObjectNotFound(f"put_file: {src} is not a file")
+        if src.stat().st_size <= self.block_size:
+            return self.put_bytes(src.read_bytes(), key)
+        blob = self._container.get_blob_client(self._name(key))
+        try:
+            digest, size = self._with_container(lambda: self._stage_and_commit(blob, src))
+        except AzureError as e:
+            raise StorageError(_describe("upload to", self.uri_for(key), e)) from None
+        return ObjectInfo(self.uri_for(key), digest, size)
+
+    def _stage_and_commit(self, blob, src: Path) -> tuple[str, int]:
+        digest = hashlib.sha256()
+        # Unique per attempt: blocks of an interrupted or concurrent upload of the same name never mix with ours.
+        attempt = uuid.uuid4().hex
+        blocks: list[BlobBlock] = []
+        in_flight = threading.BoundedSemaphore(2 * self.max_concurrency)  # bounds memory to a few blocks
+        size = 0
+        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="blob-stage") as pool, open(src, "rb") as f:
+            futures = []
+            while chunk := f.read(self.block_size):
+                block_id = base64.b64encode(f"{attempt}-{len(blocks):08d}".encode()).decode()
+                blocks.append(BlobBlock(block_id=block_id))
+                in_flight.acquire()
+                future = pool.submit(blob.stage_block, block_id, chunk, length=len(chunk))
+                future.add_done_callback(lambda _: in_flight.release())
+                futures.append(future)
+                digest.update(chunk)  # hashlib releases the GIL: hashing overlaps the uploads
+                size += len(chunk)
+                if any(fu.done() and fu.exception() for fu in futures):
+                    break
+            for future in futures:
+                future.result()  # the first failure (after the SDK's retries) aborts before any commit
+        blob.commit_block_list(blocks, metadata={SHA256_KEY: digest.hexdigest()})
+        return digest.hexdigest(), size
+
+    def _download(self, key: str):
+        try:
+            downloader = self._container.get_blob_client(self._name(key)).download_blob(
+                max_concurrency=self.max_concurrency
+            )
+        except ResourceNotFoundError:
+            raise ObjectNotFound(f"no artifact at {self.uri_for(key)}") from None
+        except AzureError as e:
+            raise StorageError(_describe("download of", self.uri_for(key), e)) from None
+        expected = (downloader.properties.metadata or {}).get(SHA256_KEY)
+        if not expected:
+            raise IntegrityError(f"{self.uri_for(key)}: no sha256 in the blob's metadata; refusing to use it")
+        return downloader, expected
+
+    def get_file(self, key: str, local_path: str | Path) -> ObjectInfo:
+        downloader, expected = self._download(key)
+        dest = Path(local_path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # Downloaded beside the destination and renamed only once verified: no partial or corrupt file is left.
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                writer = _HashingWriter(f)
+                try:
+                    downloader.readinto(writer)
+                except AzureError as e:
+                    raise StorageError(_describe("download of", self.uri_for(key), e)) from None
+            _verify(self.uri_for(key), writer.hexdigest(), expected)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return ObjectInfo(self.uri_for(key), expected, dest.stat().st_size)
+
+    def read_bytes(self, key: str) -> bytes:
+        downloader, expected = self._download(key)
+        try:
+            data = downloader.readall()
+        except AzureError as e:
+            raise StorageError(_describe("download of", self.uri_for(key), e)) from None
+        _verify(self.uri_for(key), sha256_bytes(data), expected)
+        return data
+
+    def info(self, key: str) -> ObjectInfo:
+        try:
+            props = self._container.get_blob_client(self._name(key)).get_blob_properties()
+        except ResourceNotFoundError:
+            raise ObjectNotFound(f"no artifact at {self.uri_for(key)}") from None
+        except AzureError as e:
+            raise StorageError(_describe("properties of", self.uri_for(key), e)) from None
+        expected = (props.metadata or {}).get(SHA256_KEY)
+        if not expected:
+            raise IntegrityError(f"{self.uri_for(key)}: no sha256 in the blob's metadata; refusing to use it")
+        return ObjectInfo(self.uri_for(key), expected, props.size)
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self._container.get_blob_client(self._name(key)).exists()
+        except AzureError as e:
+            raise StorageError(_describe("lookup of", self.uri_for(key), e)) from None
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = self.location.path
+        start = join_key(base, clean_key(prefix)) if prefix else base
+        try:
+            names = list(self._container.list_blob_names(name_starts_with=(start + "/") if start else None))
+            if prefix and self.exists(prefix):
+                names.append(start)
+        except ResourceNotFoundError:
+            return []
+        except AzureError as e:
+            raise StorageError(_describe("listing of", self.location.url(prefix), e)) from None
+        cut = len(base) + 1 if base else 0
+        return sorted({n[cut:] for n in names})
+
+
+class _HashingWriter:
+    """A seekable file wrapper that hashes what is written, in file order, as the parallel download writes it.
+
+    The SDK's parallel downloader writes chunks at their offsets (seek + write, serialized by its lock), slightly out
+    of order; chunks ahead of the hashed prefix wait in memory (about ``max_concurrency`` chunks) until the gap
+    closes. This saves a second full read of the file to verify it.
+    """
+
+    def __init__(self, f):
+        self._f = f
+        self._sha = hashlib.sha256()
+        self._hashed = 0
+        self._pending: dict[int, bytes] = {}
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def write(self, data) -> int:
+        start = self._f.tell()
+        written = self._f.write(data)
+        if start == self._hashed:
+            self._sha.update(data)
+            self._hashed += written
+            while self._hashed in self._pending:
+                chunk = self._pending.pop(self._hashed)
+                self._sha.update(chunk)
+                self._hashed += len(chunk)
+        elif start > self._hashed:
+            self._pending[start] = bytes(data)
+        else:
+            raise StorageError("download rewrote bytes already verified; refusing to trust the result")
+        return written
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def hexdigest(self) -> str:
+        if self._pending:
+            raise IntegrityError("download left gaps in the file; refusing to use it")
+        return self._sha.hexdigest()
+
+
+def _verify(uri: str, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise IntegrityError(f"{uri}: sha256 {actual} does not match the recorded {expected}; refusing to use it")
+
+
+def _describe(what: str, uri: str, error: AzureError) -> str:
+    # The SDK's message can be a multi-line XML dump; its first line says what went wrong. URLs carry no SAS here.
+    first = (str(error.message or error).strip().splitlines() or [""])[0][:300]
+    return f"{what} {uri} failed after retries: {type(error).__name__}: {first}"

@@ -1,0 +1,437 @@
+"""`train(cfg, run_dir, ...)`: skrl PPO on the task's env, writing the run directory of docs/architecture.md.
+
+Resume vs warm-start:
+- resume restores policy, value, optimizer, preprocessors, LR scheduler, best-so-far and the step counter from the
+  run's latest verified checkpoint and continues to the same target (a SIGKILL loses at most one checkpoint
+  interval);
+- warm-start loads only the networks and normalizers of some checkpoint and trains afresh from step 0.
+
+skrl 2.1's `SequentialTrainer.train()` always loops `range(cfg.timesteps)` and has no way to start at a later
+timestep, so `_train_loop` is its single-agent loop with a start offset (same calls, same order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainer import checkpoints
+from trainer.checkpoints import CheckpointError
+from trainer.config import TaskConfig, dump_resolved
+from trainer.pipes import PipesSession
+
+PACKAGES = ("isaaclab", "skrl", "torch", "newton", "warp-lang", "mujoco", "mujoco-warp", "gymnasium", "mlflow")
+RETURN_TAG = "Reward / Total reward (mean)"
+LENGTH_TAG = "Episode / Total timesteps (mean)"
+WEIGHT_MODULES = ("policy", "value", "observation_preprocessor", "state_preprocessor", "value_preprocessor")
+
+
+class RunDirError(ValueError):
+    """The run directory does not fit the request (bad input: e.g. an existing run without --resume)."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: str
+    task: str
+    num_envs: int
+    device: str
+    gpu_count: int
+    seed: int
+    timesteps: int
+    start_timestep: int
+    env_steps: int
+    wall_time_s: float
+    train_time_s: float
+    env_steps_per_s: float
+    final_mean_return: float | None
+    final_mean_episode_length: float | None
+    best_checkpoint: str
+    best_checkpoint_sha256: str
+    config_sha256: str
+    resumed_from: str | None = None
+    warm_started_from: str | None = None
+    mlflow_run_id: str | None = None
+    mlflow_tracking_uri: str | None = None
+    checkpoint_uri: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _prepare_run_dir(cfg: TaskConfig, run_dir: Path, resume: bool) -> dict[str, Any] | None:
+    """Check the run dir against the request; returns the existing manifest when resuming."""
+    manifest = checkpoints.read_manifest(run_dir)
+    if manifest is None:
+        if resume and run_dir.exists() and any(run_dir.iterdir()):
+            raise RunDirError(f"{run_dir}: --resume given but the directory holds no manifest.json to resume from")
+        return None
+    if not resume:
+        raise RunDirError(
+            f"{run_dir} already holds a training run (manifest.json); pass --resume to continue it or choose a new "
+            "--run-dir"
+        )
+    mismatched = [
+        f"{key} (run: {manifest.get(key)!r}, now: {now!r})"
+        for key, now in (("task", cfg.task), ("seed", cfg.seed), ("num_envs", cfg.num_envs))
+        if manifest.get(key) != now
+    ]
+    if mismatched:
+        raise RunDirError(f"{run_dir}: cannot resume with a different {', '.join(mismatched)}")
+    return manifest
+
+
+def _truncate_metrics(path: Path, upto_timestep: int) -> None:
+    """Drop metrics written after the checkpoint we resume from, so the curve has no duplicate or orphan points."""
+    if not path.is_file():
+        return
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["timestep"] <= upto_timestep
+    ]
+    checkpoints.atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def _load_weights_only(agent: Any, path: Path) -> None:
+    import torch
+
+    state = torch.load(path, map_location=agent.device, weights_only=False)
+    if not isinstance(state, dict) or "policy" not in state:
+        raise CheckpointError(f"{path} is not a skrl agent checkpoint (no 'policy' entry)")
+    for name in WEIGHT_MODULES:
+        module = agent.checkpoint_modules.get(name)
+        if module is not None and name in state:
+            module.load_state_dict(state[name])
+
+
+def _resolve_warm_start(path: Path) -> Path:
+    """Verify a warm-start checkpoint against its own run's manifest when it has one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"warm-start checkpoint {path} does not exist")
+    if checkpoints.read_manifest(path.parent.parent) is not None:
+        checkpoints.verify(path)
+    return path
+
+
+class _CheckpointWriter:
+    """Replaces skrl's `write_checkpoint`: same files, but atomic and recorded in the manifest with sha256."""
+
+    def __init__(self, agent: Any, run_dir: Path, manifest: dict[str, Any], tracker: Any | None) -> None:
+        self.agent, self.run_dir, self.manifest, self.tracker = agent, run_dir, manifest, tracker
+
+    def _modules(self, source: dict[str, Any]) -> dict[str, Any]:
+        return {name: self.agent._get_internal_value(module) for name, module in source.items()}
+
+    def __call__(self, *, timestep: int, timesteps: int) -> None:
+        agent = self.agent
+        path = checkpoints.checkpoint_path(self.run_dir, f"agent_{timestep}.pt")
+        checkpoints.atomic_torch_save(self._modules(agent.checkpoint_modules), path)
+        best = agent.checkpoint_best_modules
+        if best["modules"] and not best["saved"]:
+            # skrl deep-copied every module (training_state included) when this became the best
+            best_modules = {n: best["modules"][n] for n in agent.checkpoint_modules if n in best["modules"]}
+            best_path = checkpoints.checkpoint_path(self.run_dir, checkpoints.BEST)
+            checkpoints.atomic_torch_save(best_modules, best_path)
+            best["saved"] = True
+            checkpoints.record_checkpoint(self.run_dir, self.manifest, best_path, best["timestep"])
+        self.manifest["timesteps_done"] = int(timestep)
+        checkpoints.record_checkpoint(self.run_dir, self.manifest, path, timestep)
+        if self.tracker is not None:
+            self.tracker.log_artifact(path, "checkpoints")
+            self.tracker.log_artifact(self.run_dir / checkpoints.MANIFEST)
+
+
+class _MetricsWriter:
+    """Wraps skrl's `write_tracking_data` (its hook point in 2.x): metrics.jsonl, MLflow and progress, then skrl's."""
+
+    def __init__(self, agent: Any, num_envs: int, path: Path, tracker: Any | None, progress: Any, t0: float) -> None:
+        self.agent, self.num_envs, self.path, self.tracker, self.progress, self.t0 = (
+            agent, num_envs, path, tracker, progress, t0,
+        )
+        self.original = agent.write_tracking_data
+        self.last: dict[str, float] = {}
+        self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def __call__(self, *, timestep: int, timesteps: int) -> None:
+        from trainer.tracking import aggregate, metric_name
+
+        values = aggregate(self.agent.tracking_data)
+        if RETURN_TAG in values:
+            self.last["return"] = values[RETURN_TAG]
+        if LENGTH_TAG in values:
+            self.last["length"] = values[LENGTH_TAG]
+        env_steps = int(timestep) * self.num_envs
+        rate = self.progress.env_steps_per_s(timestep)
+        named = {metric_name(k): v for k, v in values.items()}
+        named["Stats/env_steps_per_s"] = rate
+        record = {"timestep": int(timestep), "env_steps": env_steps, "wall_s": round(time.monotonic() - self.t0, 3)}
+        record.update({k: (v if math.isfinite(v) else None) for k, v in named.items()})
+        self.fh.write(json.dumps(record) + "\n")
+        self.fh.flush()
+        if self.tracker is not None:
+            self.tracker.log_metrics(named, step=env_steps)
+        self.progress.update(timestep, self.last.get("return"), self.last.get("length"))
+        self.original(timestep=timestep, timesteps=timesteps)  # TensorBoard + clears skrl's buffers
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
+    """skrl 2.1 `Trainer.train()` (single agent) starting at `start` instead of 0."""
+    import torch
+    from skrl.utils import ScopedTimer
+
+    env, timesteps, env_info = trainer.env, trainer.cfg.timesteps, trainer.cfg.environment_info
+    agent.enable_training_mode(True)
+    observations, infos = env.reset()
+    states = env.state()
+    for timestep in range(start, timesteps):
+        agent.pre_interaction(timestep=timestep, timesteps=timesteps)
+        with torch.no_grad():
+            with ScopedTimer() as timer:
+                actions, _ = agent.act(observations, states, timestep=timestep, timesteps=timesteps)
+                agent.track_data("Stats / Inference time (ms)", timer.elapsed_time_ms)
+            with ScopedTimer() as timer:
+                next_observations, rewards, terminated, truncated, infos = env.step(actions)
+                next_states = env.state()
+                agent.track_data("Stats / Env stepping time (ms)", timer.elapsed_time_ms)
+            agent.record_transition(
+                observations=observations,
+                states=states,
+                actions=actions,
+                rewards=rewards,
+                next_observations=next_observations,
+                next_states=next_states,
+                terminated=terminated,
+                truncated=truncated,
+                infos=infos,
+                timestep=timestep,
+                timesteps=timesteps,
+            )
+            if env_info in infos:
+                for k, v in infos[env_info].items():
+                    if isinstance(v, torch.Tensor) and v.numel() == 1:
+                        agent.track_data(k if "/" in k else f"Info / {k}", v.item())
+        state.timestep = timestep + 1  # what a checkpoint written in post_interaction resumes from
+        agent.post_interaction(timestep=timestep, timesteps=timesteps)
+        observations, states = next_observations, next_states
+
+
+def train(
+    cfg: TaskConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    warm_start: str | os.PathLike | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    tracking: bool = True,
+    asset_root: str | None = None,
+    pipes: PipesSession | None = None,
+    console: Any = "stdout",
+) -> TrainResult:
+    """Train `cfg` into `run_dir` (see the module docstring for resume vs warm-start)."""
+    import sys
+
+    if resume and warm_start is not None:
+        raise RunDirError("resume and warm-start are exclusive: resume continues this run, warm-start starts anew")
+    t_wall = time.monotonic()
+    run_dir = Path(run_dir).resolve()
+    old_manifest = _prepare_run_dir(cfg, run_dir, resume)
+    resume_from = checkpoints.latest(run_dir, old_manifest) if old_manifest else None  # verifies sha256
+    warm_path = _resolve_warm_start(Path(warm_start)) if warm_start is not None else None
+
+    from trainer.agent import resolve_agent_cfg
+
+    agent_cfg = resolve_agent_cfg(cfg)
+    config_sha = cfg.config_sha256()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoints.atomic_write_text(run_dir / "config.resolved.yaml", dump_resolved(cfg))
+    checkpoints.atomic_write_text(run_dir / "agent.yaml", yaml.safe_dump(agent_cfg, sort_keys=False))
+    manifest = old_manifest or {"checkpoints": {}}
+    if not resume_from:  # a fresh (or never-checkpointed) run: start the manifest and the curve from scratch
+        manifest["checkpoints"] = {}
+        shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    manifest.update(
+        task=cfg.name,
+        task_id=cfg.task_id,
+        family=cfg.family,
+        seed=cfg.seed,
+        config_sha256=config_sha,
+        packages=package_versions(),
+        device=cfg.device,
+        gpus=cfg.gpus,
+        num_envs=cfg.num_envs,
+        timesteps_target=cfg.timesteps,
+        checkpoint_interval=cfg.checkpoint_interval,
+    )
+    manifest["task"] = cfg.task  # "family:id"; the config's short name is kept separately
+    manifest["name"] = cfg.name
+    manifest.setdefault("timesteps_done", 0)
+    if warm_path is not None:
+        manifest["warm_started_from"] = str(warm_path)
+
+    tracker = None
+    if tracking:
+        from trainer.tracking import Tracker, flatten_params
+
+        tracker = Tracker(
+            tracking_uri=tracking_uri,
+            experiment=experiment or cfg.name,
+            run_name=run_dir.name,
+            run_id=manifest.get("mlflow_run_id") if resume_from else None,
+        )
+        if not resume_from:
+            tracker.log_params(
+                {
+                    **flatten_params(cfg.model_dump(mode="json", exclude={"agent"}), "task."),
+                    **flatten_params(agent_cfg, "agent."),
+                }
+            )
+        tracker.set_tags(
+            {
+                "task": cfg.task,
+                "task_name": cfg.name,
+                "config_sha256": config_sha,
+                "device": cfg.device,
+                "num_envs": cfg.num_envs,
+                "run_dir": str(run_dir),
+                "resumed": bool(resume_from),
+                **{f"version.{k}": v for k, v in manifest["packages"].items()},
+            }
+        )
+        manifest["mlflow_run_id"] = tracker.wait_ready()
+        manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
+    checkpoints.write_manifest(run_dir, manifest)
+
+    from trainer.agent import build_runner
+    from trainer.envs import make_env
+    from trainer.progress import Progress
+
+    status = "FAILED"
+    metrics_writer = None
+    try:
+        with make_env(cfg, asset_root=asset_root) as env:
+            runner = build_runner(env, agent_cfg, run_dir)
+            agent = runner.agent
+            state = agent.checkpoint_modules["training_state"]
+            start = 0
+            if resume_from is not None:
+                agent.load(str(resume_from[0]))
+                start = state.timestep
+                _truncate_metrics(run_dir / "metrics.jsonl", start)
+                print(f"[trainer] resuming {run_dir} from {resume_from[0].name} (step {start})", flush=True)
+            elif warm_path is not None:
+                _load_weights_only(agent, warm_path)
+                print(f"[trainer] warm-starting from {warm_path} (weights only; counters start at 0)", flush=True)
+            agent._rollout = start  # PPO updates every `rollouts` steps; checkpoints fall on those boundaries
+            progress = Progress(
+                total_timesteps=cfg.timesteps,
+                start_timestep=start,
+                num_envs=cfg.num_envs,
+                pipes=pipes,
+                console=sys.stdout if console == "stdout" else console,
+            )
+            t_train = time.monotonic()
+            agent.write_checkpoint = _CheckpointWriter(agent, run_dir, manifest, tracker)
+            metrics_writer = _MetricsWriter(agent, cfg.num_envs, run_dir / "metrics.jsonl", tracker, progress, t_train)
+            agent.write_tracking_data = metrics_writer
+            _train_loop(runner.trainer, agent, state, start)
+            if manifest["timesteps_done"] != cfg.timesteps:  # the target is not on a checkpoint boundary
+                state.timestep = cfg.timesteps
+                agent.write_checkpoint(timestep=cfg.timesteps, timesteps=cfg.timesteps)
+            train_time = time.monotonic() - t_train
+            progress.update(cfg.timesteps, metrics_writer.last.get("return"), metrics_writer.last.get("length"),
+                            force=True)
+        status = "FINISHED"
+    finally:
+        if metrics_writer is not None:
+            metrics_writer.close()
+        if tracker is not None and status != "FINISHED":
+            tracker.close(status=status, timeout=10)
+
+    best_path, best_entry = checkpoints.best(run_dir, manifest)
+    env_steps = (cfg.timesteps - start) * cfg.num_envs
+    result = TrainResult(
+        run_dir=str(run_dir),
+        task=cfg.task,
+        num_envs=cfg.num_envs,
+        device=cfg.device,
+        gpu_count=cfg.gpus if cfg.device.startswith("cuda") else 0,
+        seed=cfg.seed,
+        timesteps=cfg.timesteps,
+        start_timestep=start,
+        env_steps=env_steps,
+        wall_time_s=0.0,
+        train_time_s=round(train_time, 3),
+        env_steps_per_s=round(env_steps / train_time, 1) if train_time > 0 else 0.0,
+        final_mean_return=metrics_writer.last.get("return"),
+        final_mean_episode_length=metrics_writer.last.get("length"),
+        best_checkpoint=str(best_path),
+        best_checkpoint_sha256=best_entry["sha256"],
+        config_sha256=config_sha,
+        resumed_from=str(resume_from[0]) if resume_from else None,
+        warm_started_from=str(warm_path) if warm_path else None,
+        mlflow_run_id=manifest.get("mlflow_run_id"),
+        mlflow_tracking_uri=manifest.get("mlflow_tracking_uri"),
+        checkpoint_uri=best_path.as_uri(),
+    )
+    if tracker is not None:
+        tracker.log_metrics(
+            {"Stats/train_env_steps_per_s": result.env_steps_per_s, "Stats/train_time_s": result.train_time_s},
+            step=cfg.timesteps * cfg.num_envs,
+        )
+        for name in ("config.resolved.yaml", "agent.yaml", "metrics.jsonl"):
+            tracker.log_artifact(run_dir / name)
+    result.wall_time_s = round(time.monotonic() - t_wall, 3)
+    checkpoints.atomic_write_text(run_dir / "train_result.json", result.to_json())
+    if tracker is not None:
+        tracker.log_artifact(run_dir / "train_result.json")
+        tracker.log_artifact(run_dir / checkpoints.MANIFEST)
+        if not tracker.close():
+            print("[trainer] warning: MLflow tracking was incomplete (see the warning above)", flush=True)
+    return result
+
+
+def materialization_metadata(result: TrainResult) -> dict[str, Any]:
+    """The train asset's metadata (docs/architecture.md)."""
+    return {
+        "mlflow_run_id": result.mlflow_run_id,
+        "mlflow_tracking_uri": result.mlflow_tracking_uri,
+        "run_dir": result.run_dir,
+        "checkpoint_uri": result.checkpoint_uri,
+        "checkpoint_sha256": result.best_checkpoint_sha256,
+        "env_steps_per_s": result.env_steps_per_s,
+        "wall_time_s": result.wall_time_s,
+        "train_time_s": result.train_time_s,
+        "timesteps": result.timesteps,
+        "num_envs": result.num_envs,
+        "device": result.device,
+        "gpu_count": result.gpu_count,
+        "final_mean_return": result.final_mean_return,
+        "final_mean_episode_length": result.final_mean_episode_length,
+    }
