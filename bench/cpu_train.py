@@ -52,7 +52,7 @@ def _worker_train(num_envs: int, timesteps: int) -> dict:
     from trainer.config import load_task_config
     from trainer.train import train
 
-    cfg = load_task_config(CONFIG).with_overrides(num_envs=num_envs, timesteps=timesteps)
+    cfg = load_task_config(CONFIG).with_overrides(num_envs=num_envs, timesteps=timesteps or None)  # 0: config's
     with tempfile.TemporaryDirectory() as tmp:
         result = train(cfg, Path(tmp) / "run", tracking=False, console=None)
         metrics = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -102,7 +102,7 @@ def main() -> None:
         trained = _run_worker("train", n, args.train_steps)
         rows.append({"num_envs": n, **raw, **trained,
                      "train_over_raw": trained["train_env_steps_per_s"] / raw["raw_env_steps_per_s"]})
-    solve = None if args.no_solve else _run_worker("train", 512, 1600)
+    solve = None if args.no_solve else _run_worker("train", 512, 0)
 
     import torch
 

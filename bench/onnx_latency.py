@@ -34,9 +34,9 @@ def main() -> None:
     from trainer.agent import build_runner, resolve_agent_cfg
     from trainer.config import load_task_config
     from trainer.export import (
-        _torch_deterministic_policy,
         agent_reference,
         checkpoint_dims,
+        deterministic_policy,
         export_onnx,
         latency_percentiles,
         measure_latency,
@@ -66,7 +66,7 @@ def main() -> None:
         if checkpoint is not None:
             agent.load(str(checkpoint))
         agent.enable_training_mode(False, apply_to_models=True)
-        module = _torch_deterministic_policy(agent)
+        module = deterministic_policy(agent)
         onnx_path = Path(scratch) / "policy.onnx"
         export_onnx(module, obs_dim, onnx_path, opset=cfg.export.opset)
         session = ort_session(onnx_path, threads=args.threads or None)

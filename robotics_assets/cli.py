@@ -87,25 +87,29 @@ def cmd_quickstart(args, settings) -> int:
     return 0 if ok else 1
 
 
-def submit_backfill(instance, defs, task: str, regions: list[str], assets: list[str], title: str | None = None) -> str:
-    """Submit a task × regions backfill; the daemon runs it within the instance's concurrency limits."""
+def submit_backfill(instance, defs, tasks: list[str], regions: list[str], assets: list[str], title: str | None = None,
+                    limit: int | None = None) -> str:
+    """Submit one backfill of tasks × regions; the daemon runs it within the instance's concurrency limits.
+
+    Dagster has no CLI for asset backfills, so this writes the same record the UI's "Launch backfill" does.
+    """
     import dagster as dg
     from dagster._core.execution.backfill import PartitionBackfill
 
     from robotics_assets.lib.partitions import REGION_DIM, TASK_DIM
 
     backfill_id = uuid.uuid4().hex[:8]
-    partitions = [str(dg.MultiPartitionKey({TASK_DIM: task, REGION_DIM: r})) for r in regions]
+    partitions = [str(dg.MultiPartitionKey({TASK_DIM: t, REGION_DIM: r})) for t in tasks for r in regions][:limit]
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id,
         asset_graph=defs.resolve_asset_graph(),
         partition_names=partitions,
         asset_selection=[dg.AssetKey(a) for a in assets],
         backfill_timestamp=time.time(),
-        tags={"robotics/task": task},
+        tags={"robotics/tasks": ",".join(tasks)[:200]},
         dynamic_partitions_store=instance,
         all_partitions=False,
-        title=title or f"{task} in {', '.join(regions)}",
+        title=(title or f"{', '.join(tasks)} in {', '.join(regions)}")[:100],
         description=None,
         run_config=None,
     )
@@ -125,7 +129,7 @@ def cmd_backfill(args, settings) -> int:
         print(f"backfill: task {args.task!r} has no partition yet (add task_configs/{args.task}.yaml and let the "
               "sensor pick it up, or run quickstart)", file=sys.stderr)
         return 2
-    backfill_id = submit_backfill(instance, load(), args.task, regions, args.assets.split(","))
+    backfill_id = submit_backfill(instance, load(), [args.task], regions, args.assets.split(","))
     print(f"backfill {backfill_id}: {args.assets} for {args.task} in {', '.join(regions)} "
           f"(runs start when `dagster dev` / the daemon is running)")
     return 0

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from robotics_assets.defs.infra.definitions import build_infra_defs
 from robotics_assets.lib.automation import conditions
+from robotics_assets.lib.partitions import region_partitions
 from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.settings import current_settings
@@ -34,10 +36,14 @@ def defs() -> dg.Definitions:
             if spec.key.to_user_string() in automation
             else spec,
         )
+    settings = current_settings()
+    # infra builds its region asset from the same region list (it has no module-level definitions of its own)
+    infra = build_infra_defs(region_partitions(settings.regions), settings.regions_file)
     return dg.Definitions.merge(
         domains,
+        infra,
         dg.Definitions(
-            sensors=[automation_sensor(current_settings().raw.sensors_running)],
+            sensors=[automation_sensor(settings.raw.sensors_running)],
             resources={"launcher": TrainerLauncher(), "mlflow": MLflowRegistry()},
         ),
     )

@@ -34,6 +34,17 @@ else
   log "Python packages up to date"
 fi
 
+# --- checkov in its own venv: it ships a module named `hcl2` that clashes with python-hcl2 (see NOTES.md) ---
+CHECKOV=checkov==3.3.30
+if [ ! -f ".venv-checkov/.ready-$CHECKOV" ]; then
+  log "installing $CHECKOV into .venv-checkov"
+  rm -rf .venv-checkov
+  "$PY" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q --disable-pip-version-check -U "pip>=25"
+  .venv-checkov/bin/python -m pip install -q --disable-pip-version-check "$CHECKOV"
+  touch ".venv-checkov/.ready-$CHECKOV"
+fi
+
 # --- Node: Azurite (Blob emulator) pinned; 3.36+ needs Node 21 ---
 if [ ! -f node_modules/azurite/dist/src/blob/main.js ]; then
   if command -v npm >/dev/null; then

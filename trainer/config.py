@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from trainer import tasks
 
@@ -50,6 +58,14 @@ class ExportSettings(_Strict):
     max_abs_diff: float = Field(default=1e-5, gt=0)
 
 
+class PerformanceSettings(_Strict):
+    lean: bool = Field(
+        default=False,
+        description="sync-free PPO loop (trainer/lean.py): same learning maths, no per-step host-device syncs; "
+        "worth it on GPUs, neutral on CPU",
+    )
+
+
 class TaskConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in run paths and partitions")
     description: str = ""
@@ -63,6 +79,7 @@ class TaskConfig(_Strict):
     agent: AgentSpec = Field(default_factory=AgentSpec)
     success: SuccessCriteria = Field(default_factory=SuccessCriteria)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
 
     _source: Path | None = PrivateAttr(default=None)
 

@@ -251,13 +251,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", required=True, type=Path, help="training run directory (has manifest.json)")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint to evaluate (default: the run's best)")
     parser.add_argument("--out", required=True, type=Path, help="output folder for evaluation.json, report, plots")
-    parser.add_argument("--episodes", type=_positive_int, help="episodes K (default: the config's success.episodes)")
+    parser.add_argument("--episodes", type=positive_int, help="episodes K (default: the config's success.episodes)")
     parser.add_argument("--seed", type=int, help="environment seed (default: the config's seed + 1)")
     parser.add_argument("--device", help="torch/simulation device (default: the config's)")
     return parser
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")

@@ -76,7 +76,7 @@ class ParityResult:
         return self.max_abs_diff <= self.tolerance
 
 
-def _torch_deterministic_policy(agent: Any) -> torch.nn.Module:
+def deterministic_policy(agent: Any) -> torch.nn.Module:
     """A torch module equal to ``agent.act(obs)[1]["mean_actions"]`` in eval mode, suitable for ONNX tracing."""
     import torch
 
@@ -299,13 +299,14 @@ def task_interface(cfg: TaskConfig, observation_dim: int | None = None, action_d
 
 
 def spec_env(observation_space: Any, action_space: Any) -> Any:
-    """A skrl-wrapped env that only carries the spaces, enough to build the agent; it is never stepped."""
+    """A skrl-wrapped CPU env that only carries the spaces, enough to build the agent; it is never stepped."""
     import gymnasium as gym
     import numpy as np
     from skrl.envs.wrappers.torch import wrap_env
 
     class SpecEnv(gym.Env):
         def __init__(self) -> None:
+            self.device = "cpu"  # skrl builds the agent on the env's device: export and parity run on CPU
             self.observation_space = gym.spaces.Box(-np.inf, np.inf, observation_space.shape, np.float32)
             self.action_space = action_space
 
@@ -382,7 +383,7 @@ def export(
         )
     loaded = restore_policy(spec_env(interface.observation_space, interface.action_space), cfg, run_dir, path, sha256)
     agent = loaded.agent
-    module = _torch_deterministic_policy(agent)
+    module = deterministic_policy(agent)
     io = policy_io(cfg, interface)
     opset = cfg.export.opset
 
@@ -471,12 +472,14 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from trainer.evaluate import positive_int
+
     parser = argparse.ArgumentParser(prog="python -m trainer export", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="task config YAML")
     parser.add_argument("--run-dir", required=True, type=Path, help="training run directory (has manifest.json)")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint to export (default: the run's best)")
     parser.add_argument("--out", required=True, type=Path, help="output folder for policy.onnx and export.json")
-    parser.add_argument("--latency-iterations", type=int, default=200, help="timed calls per batch size")
+    parser.add_argument("--latency-iterations", type=positive_int, default=200, help="timed calls per batch size")
     return parser
 
 

@@ -115,7 +115,9 @@ class Tracker:
             self.client.update_run(self.run_id, status="RUNNING")
         self._ready.set()
         if system_metrics:
-            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+            from mlflow.system_metrics.system_metrics_monitor import (
+                SystemMetricsMonitor,
+            )
 
             self._monitor = SystemMetricsMonitor(self.run_id, tracking_uri=self.tracking_uri, resume_logging=True)
             self._monitor.start()
@@ -154,28 +156,41 @@ class Tracker:
         self._ready.wait(timeout)
         return None if self.failed else self.run_id
 
+    # Callers only enqueue plain values: building MLflow entities (and importing mlflow, seconds on a busy machine)
+    # happens on the worker thread.
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
+        items = [(k, _sanitize_value(v)) for k, v in params.items()]
 
-        items = [Param(k, _sanitize_value(v)) for k, v in params.items()]
-        for i in range(0, len(items), 100):  # MLflow's log_batch limit for params
-            chunk = items[i : i + 100]
-            self._submit(lambda chunk=chunk: self.client.log_batch(self.run_id, params=chunk))
+        def job() -> None:
+            from mlflow.entities import Param
+
+            for i in range(0, len(items), 100):  # MLflow's log_batch limit for params
+                self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in items[i : i + 100]])
+
+        self._submit(job)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
+        items = [(k, _sanitize_value(v)) for k, v in tags.items()]
 
-        items = [RunTag(k, _sanitize_value(v)) for k, v in tags.items()]
-        self._submit(lambda: self.client.log_batch(self.run_id, tags=items))
+        def job() -> None:
+            from mlflow.entities import RunTag
+
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in items])
+
+        self._submit(job)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        from mlflow.entities import Metric
-
         now = int(time.time() * 1000)
-        items = [Metric(metric_name(k), float(v), now, int(step)) for k, v in metrics.items() if np.isfinite(v)]
-        for i in range(0, len(items), 1000):
-            chunk = items[i : i + 1000]
-            self._submit(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+        items = [(metric_name(k), float(v)) for k, v in metrics.items() if np.isfinite(v)]
+
+        def job() -> None:
+            from mlflow.entities import Metric
+
+            for i in range(0, len(items), 1000):
+                chunk = items[i : i + 1000]
+                self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, int(step)) for k, v in chunk])
+
+        self._submit(job)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self._submit(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))

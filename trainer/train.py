@@ -113,6 +113,20 @@ def _truncate_metrics(path: Path, upto_timestep: int) -> None:
     checkpoints.atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
+def _last_values(path: Path, names: tuple[str, ...]) -> dict[str, float]:
+    """Latest logged value of each metric (a resumed run's curve spans both processes)."""
+    found: dict[str, float] = {}
+    if path.is_file():
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+            record = json.loads(line) if line.strip() else {}
+            for name in names:
+                if name not in found and record.get(name) is not None:
+                    found[name] = record[name]
+            if len(found) == len(names):
+                break
+    return found
+
+
 def _load_weights_only(agent: Any, path: Path) -> None:
     import torch
 
@@ -199,12 +213,31 @@ class _MetricsWriter:
         self.fh.close()
 
 
+def _writes_next(agent: Any, timestep: int) -> bool:
+    """Whether skrl's post_interaction for `timestep` writes tracking data (or a checkpoint, which reads it)."""
+    step = timestep + 1
+    return step > 1 and any(
+        interval > 0 and not step % interval for interval in (agent.write_interval, agent.checkpoint_interval)
+    )
+
+
+def _since_process_start() -> float | None:
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - a missing psutil only loses this one log line
+        return None
+
+
 def _train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
     """skrl 2.1 `Trainer.train()` (single agent) starting at `start` instead of 0."""
     import torch
     from skrl.utils import ScopedTimer
 
     env, timesteps, env_info = trainer.env, trainer.cfg.timesteps, trainer.cfg.environment_info
+    lean = hasattr(agent, "_episode_stats")  # trainer/lean.py: no per-step `.item()` either
+    pending_info: dict[str, list] = {}
     agent.enable_training_mode(True)
     observations, infos = env.reset()
     states = env.state()
@@ -234,7 +267,14 @@ def _train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
             if env_info in infos:
                 for k, v in infos[env_info].items():
                     if isinstance(v, torch.Tensor) and v.numel() == 1:
-                        agent.track_data(k if "/" in k else f"Info / {k}", v.item())
+                        if lean:  # keep it on the device; summarised once per write interval
+                            pending_info.setdefault(k if "/" in k else f"Info / {k}", []).append(v.detach())
+                        else:
+                            agent.track_data(k if "/" in k else f"Info / {k}", v.item())
+            if pending_info and _writes_next(agent, timestep):
+                for key, values in pending_info.items():
+                    agent.track_data(key, torch.stack(values).float().mean().item())
+                pending_info.clear()
         state.timestep = timestep + 1  # what a checkpoint written in post_interaction resumes from
         agent.post_interaction(timestep=timestep, timesteps=timesteps)
         observations, states = next_observations, next_states
@@ -277,7 +317,8 @@ def train(
         shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     manifest.update(
-        task=cfg.name,
+        task=cfg.task,  # "family:id"
+        name=cfg.name,
         task_id=cfg.task_id,
         family=cfg.family,
         seed=cfg.seed,
@@ -289,8 +330,6 @@ def train(
         timesteps_target=cfg.timesteps,
         checkpoint_interval=cfg.checkpoint_interval,
     )
-    manifest["task"] = cfg.task  # "family:id"; the config's short name is kept separately
-    manifest["name"] = cfg.name
     manifest.setdefault("timesteps_done", 0)
     if warm_path is not None:
         manifest["warm_started_from"] = str(warm_path)
@@ -324,7 +363,7 @@ def train(
                 **{f"version.{k}": v for k, v in manifest["packages"].items()},
             }
         )
-        manifest["mlflow_run_id"] = tracker.wait_ready()
+        manifest["mlflow_run_id"] = tracker.wait_ready(timeout=10)  # never hold training back for long
         manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
     checkpoints.write_manifest(run_dir, manifest)
 
@@ -338,6 +377,10 @@ def train(
         with make_env(cfg, asset_root=asset_root) as env:
             runner = build_runner(env, agent_cfg, run_dir)
             agent = runner.agent
+            if cfg.performance.lean:  # before any load, so a resumed optimizer state lands in the fused Adam
+                from trainer.lean import make_lean
+
+                make_lean(agent, cfg.num_envs)
             state = agent.checkpoint_modules["training_state"]
             start = 0
             if resume_from is not None:
@@ -357,6 +400,9 @@ def train(
                 console=sys.stdout if console == "stdout" else console,
             )
             t_train = time.monotonic()
+            since_start = _since_process_start()
+            if since_start is not None:  # cold vs warm start (Warp kernel cache) shows here
+                print(f"[trainer] first training step after {since_start:.1f} s", flush=True)
             agent.write_checkpoint = _CheckpointWriter(agent, run_dir, manifest, tracker)
             metrics_writer = _MetricsWriter(agent, cfg.num_envs, run_dir / "metrics.jsonl", tracker, progress, t_train)
             agent.write_tracking_data = metrics_writer
@@ -374,8 +420,14 @@ def train(
         if tracker is not None and status != "FINISHED":
             tracker.close(status=status, timeout=10)
 
+    if tracker is not None and not manifest.get("mlflow_run_id"):
+        # a slow store (first sqlite migration, busy server) may only now have created the run
+        manifest["mlflow_run_id"] = tracker.wait_ready(timeout=60)
+        manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
+        checkpoints.write_manifest(run_dir, manifest)
     best_path, best_entry = checkpoints.best(run_dir, manifest)
     env_steps = (cfg.timesteps - start) * cfg.num_envs
+    final = _last_values(run_dir / "metrics.jsonl", ("Reward/Total_reward_mean", "Episode/Total_timesteps_mean"))
     result = TrainResult(
         run_dir=str(run_dir),
         task=cfg.task,
@@ -389,8 +441,8 @@ def train(
         wall_time_s=0.0,
         train_time_s=round(train_time, 3),
         env_steps_per_s=round(env_steps / train_time, 1) if train_time > 0 else 0.0,
-        final_mean_return=metrics_writer.last.get("return"),
-        final_mean_episode_length=metrics_writer.last.get("length"),
+        final_mean_return=final.get("Reward/Total_reward_mean"),
+        final_mean_episode_length=final.get("Episode/Total_timesteps_mean"),
         best_checkpoint=str(best_path),
         best_checkpoint_sha256=best_entry["sha256"],
         config_sha256=config_sha,

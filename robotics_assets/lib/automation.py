@@ -10,10 +10,13 @@ AC = dg.AutomationCondition
 def train_on_new_or_changed_config() -> dg.AutomationCondition:
     """Like `eager()`, but upstream *data version* changes, not mere re-materializations, retrain: re-running an
     unchanged task config (same content hash) does not spend GPU-hours."""
+    # Only the task config's content retrains; a changed region infrastructure output marks policies stale but does
+    # not spend GPU-hours by itself (observations of an external asset are not "missing" materializations either).
+    config = dg.AssetSelection.assets("task_config")
     return (
         AC.in_latest_time_window()
-        & (AC.newly_missing() | AC.any_deps_match(AC.data_version_changed())).since_last_handled()
-        & ~AC.any_deps_missing()
+        & (AC.newly_missing() | AC.any_deps_match(AC.data_version_changed()).allow(config)).since_last_handled()
+        & ~AC.any_deps_missing().allow(config)
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
     ).with_label("train_on_new_or_changed_config")

@@ -16,12 +16,18 @@ task_partitions = dg.DynamicPartitionsDefinition(name=TASK_DIM)
 def task_region_partitions(regions: Sequence[str]) -> dg.MultiPartitionsDefinition:
     """Per task × region. Built when definitions load, because the region list comes from configuration."""
     return dg.MultiPartitionsDefinition(
-        {TASK_DIM: task_partitions, REGION_DIM: dg.StaticPartitionsDefinition(list(regions))}
+        {TASK_DIM: task_partitions, REGION_DIM: region_partitions(regions)}
     )
 
 
-# A task × region asset reads the one task partition it belongs to.
+def region_partitions(regions: Sequence[str]) -> dg.StaticPartitionsDefinition:
+    """Per region (the infrastructure a region's training runs on)."""
+    return dg.StaticPartitionsDefinition(list(regions))
+
+
+# A task × region asset reads the one task (or region) partition it belongs to.
 task_of_task_region = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TASK_DIM)
+region_of_task_region = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=REGION_DIM)
 
 
 def task_region(context: dg.AssetExecutionContext) -> tuple[str, str]:

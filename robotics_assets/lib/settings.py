@@ -217,7 +217,9 @@ def current_settings() -> Settings:
 def load_region_outputs(path: Path) -> dict[str, dict[str, Any]]:
     """Terraform `regions` output: `{region: {...}}`. Accepts the raw `terraform output -json` wrapper too."""
     try:
-        from robotics_assets.lib import terraform_outputs  # provided by infra_tf; richer validation
+        from robotics_assets.lib import (
+            terraform_outputs,  # provided by infra_tf; richer validation
+        )
     except ImportError:
         terraform_outputs = None
     if terraform_outputs is not None and hasattr(terraform_outputs, "load_regions_file"):

@@ -51,3 +51,9 @@ def cli_flags(options: dict[str, Any]) -> list[str]:
         elif value not in (None, False):
             flags += [flag, str(value)]
     return flags
+
+
+def checkpoint_name(checkpoint_uri: str) -> str:
+    """The trainer resolves a bare checkpoint name inside `--run-dir`/checkpoints, whatever storage holds the run
+    (local folder, file: URI or Blob), so downstream steps pass the name rather than a storage-specific URI."""
+    return checkpoint_uri.rstrip("/").rsplit("/", 1)[-1]

@@ -116,3 +116,21 @@ def latest(instance, asset: str, partition) -> dict:
 
 def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def real_chain(tmp_path_factory, mlflow_db):
+    """REAL trainer: train, evaluate, export and register Cartpole in one region once per session; the chain and UI
+    tests read (and reuse the checkpoint of) what it produced."""
+    folder = tmp_path_factory.mktemp("chain")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ROBOTICS_SETTINGS", str(write_settings(folder, standin=False, regions=("eastus",),
+                                                      enabled_regions=["eastus"], mlflow_db=mlflow_db)))
+    (folder / "task_configs" / "cartpole.yaml").write_text((HERE / "task_configs" / "cartpole.yaml").read_text())
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("task", ["cartpole"])
+        defs = load_defs()
+        materialize(defs, instance, ["task_config"], "cartpole")
+        result = materialize(defs, instance, CHAIN, mkey("cartpole", "eastus"), raise_on_error=False)
+        yield {"defs": defs, "instance": instance, "result": result, "folder": folder}
+    mp.undo()

@@ -60,7 +60,7 @@ def main() -> int:
                        "success_rate": 1.0 if passed else 0.0, "episodes": 10}
             pipes.report_asset_materialization(metadata={
                 **numbers, "passed": passed, "report_path": str(out / "report.md"),
-                "report": {"raw_value": "| metric | value |\n|---|---|\n| mean_return | %g |" % mean_return,
+                "report": {"raw_value": f"| metric | value |\n|---|---|\n| mean_return | {mean_return:g} |",
                            "type": "md"},
             })
             pipes.report_asset_check(check_name="evaluation_gate", passed=passed, severity="ERROR",

@@ -5,50 +5,35 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.assets.conftest import CHAIN, HERE, latest, load_defs, materialize, mkey, write_settings
+from robotics_assets.defs.deployment.assets import local_path
+from tests.assets.conftest import latest, materialize, mkey
 
 pytestmark = pytest.mark.timeout(1500)
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory, mlflow_db):
-    """Train, evaluate, export and register Cartpole in one region once; tests below read what it produced."""
-    folder = tmp_path_factory.mktemp("chain")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ROBOTICS_SETTINGS", str(write_settings(folder, standin=False, regions=("eastus",),
-                                                      enabled_regions=["eastus"], mlflow_db=mlflow_db)))
-    (folder / "task_configs" / "cartpole.yaml").write_text((HERE / "task_configs" / "cartpole.yaml").read_text())
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("task", ["cartpole"])
-        defs = load_defs()
-        materialize(defs, instance, ["task_config"], "cartpole")
-        result = materialize(defs, instance, CHAIN, mkey("cartpole", "eastus"), raise_on_error=False)
-        yield {"defs": defs, "instance": instance, "result": result, "folder": folder}
-    mp.undo()
-
-
-def test_chain_materializes_with_lineage_and_metadata(chain):
+def test_chain_materializes_with_lineage_and_metadata(real_chain):
+    chain = real_chain
     instance, key = chain["instance"], mkey("cartpole", "eastus")
     assert chain["result"].success
     policy = latest(instance, "policy", key)
-    assert Path(policy["checkpoint_uri"]).is_file() and policy["env_steps_per_s"] > 0
+    assert Path(local_path(policy["checkpoint_uri"])).is_file() and policy["env_steps_per_s"] > 0
     assert policy["device"] == "cpu" and policy["gpu_hours"] == 0 and policy["estimated_cost"] == 0
     assert policy["cpu_wall_time_s"] > 0 and policy["mlflow_run_id"]
     assert policy["mlflow_run_url"].startswith("http://127.0.0.1:5000/#/experiments/")
     report = latest(instance, "evaluation_report", key)
-    assert report["passed"] is True and Path(report["report_path"]).is_file()
+    assert report["passed"] is True and Path(local_path(report["report_path"])).is_file()
     assert any("data:image/png;base64," in str(v) for v in report.values()), "plots are embedded as images"
     onnx = latest(instance, "onnx_policy", key)
-    assert Path(onnx["onnx_uri"]).is_file() and onnx["max_abs_diff"] < 1e-4
+    assert Path(local_path(onnx["onnx_uri"])).is_file() and onnx["max_abs_diff"] < 1e-4
     checks = {e.check_name: e.passed for e in chain["result"].get_asset_check_evaluations()}
     assert checks == {"evaluation_gate": True, "onnx_parity": True}
     deployed = latest(instance, "deployed_policy", key)
     assert deployed["promoted"] is True and deployed["alias"] == "champion-eastus"
 
 
-def test_impossible_gate_stops_export_and_deployment(chain):
+def test_impossible_gate_stops_export_and_deployment(real_chain):
     """Re-evaluate the trained checkpoint under an impossible criterion (no retraining: reuse the checkpoint)."""
-    instance, defs, folder = chain["instance"], chain["defs"], chain["folder"]
+    instance, defs, folder = real_chain["instance"], real_chain["defs"], real_chain["folder"]
     trained = latest(instance, "policy", mkey("cartpole", "eastus"))
     hard = Path(trained["task_config_snapshot"]).read_text().replace("min_mean_episode_length: 80",
                                                                      "min_mean_episode_length: 100000")

@@ -72,7 +72,7 @@ def test_loading_definitions_imports_nothing_heavy():
         "heavy = [m for m in ('torch', 'isaaclab', 'skrl', 'mlflow', 'azure.identity', 'azure.ai.ml', 'trainer') "
         "if m in sys.modules]; print(heavy)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

@@ -4,7 +4,15 @@ import dagster as dg
 import pytest
 
 from robotics_assets.lib.registry import decide_promotion
-from tests.assets.conftest import CHAIN, add_task, latest, load_defs, materialize, mkey, task_yaml
+from tests.assets.conftest import (
+    CHAIN,
+    add_task,
+    latest,
+    load_defs,
+    materialize,
+    mkey,
+    task_yaml,
+)
 
 
 def run_chain(defs, instance, project, task, region, monkeypatch, mean_return, raise_on_error=True):
@@ -59,8 +67,7 @@ def test_failed_gate_stops_export_and_deployment(standin_project, instance, monk
     key = mkey("hard", "eastus")
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "evaluation_gate"]
     assert len(gate) == 1 and gate[0].passed is False
-    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events() and
-                    [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]}
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"policy", "evaluation_report"}
     assert instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("onnx_policy"), asset_partitions=[str(key)]), limit=1

@@ -1,6 +1,7 @@
 """The task-config sensor: partitions and runs for new or changed configs, nothing twice, invalid ones logged."""
 
 import json
+
 import dagster as dg
 
 from tests.assets.conftest import load_defs, task_yaml

@@ -45,7 +45,7 @@ def trainer_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_trainer(*args: str | os.PathLike, timeout: float = 900, check: bool = True, **kwargs: Any):
+def run_trainer(*args: str | os.PathLike, timeout: float = 1800, check: bool = True, **kwargs: Any):
     proc = subprocess.run(
         [sys.executable, "-m", "trainer", *map(str, args)],
         check=False,

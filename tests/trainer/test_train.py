@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.cartpole_run import ROOT, read_metrics, run_trainer, small_cartpole_config, trainer_env
+from tests.trainer.cartpole_run import (
+    ROOT,
+    read_metrics,
+    run_trainer,
+    small_cartpole_config,
+    trainer_env,
+)
 
 ROLLOUTS = 32  # Isaac Lab's skrl_direct_ppo_cfg.yaml for Cartpole: metrics/updates every 32 steps
 UPDATE_STEPS = 8 * 8  # optimizer steps per PPO update: learning_epochs x mini_batches
@@ -34,14 +40,14 @@ def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
     manifest = trained_cartpole.manifest
     assert manifest["task"] == "isaaclab:Isaac-Cartpole-Direct" and manifest["seed"] == 42
     assert manifest["num_envs"] == 512 and manifest["device"] == "cpu"
-    assert manifest["timesteps_done"] == manifest["timesteps_target"] == 1600
+    assert manifest["timesteps_done"] == manifest["timesteps_target"] == 1280
     assert {"torch", "skrl", "isaaclab"} <= set(manifest["packages"])
     from trainer.checkpoints import sha256_file
     from trainer.config import load_task_config
 
     assert manifest["config_sha256"] == load_task_config(trained_cartpole.config_path).config_sha256()
     names = set(manifest["checkpoints"])
-    assert names == {f"agent_{s}.pt" for s in range(320, 1601, 320)} | {"best_agent.pt"}
+    assert names == {f"agent_{s}.pt" for s in range(320, 1281, 320)} | {"best_agent.pt"}
     on_disk = {p.name for p in (run_dir / "checkpoints").iterdir()}
     assert on_disk == names  # no stray temp files
     for name, entry in manifest["checkpoints"].items():
@@ -49,10 +55,10 @@ def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
         assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
 
     metrics = trained_cartpole.metrics()
-    assert [m["timestep"] for m in metrics] == list(range(ROLLOUTS, 1601, ROLLOUTS))
+    assert [m["timestep"] for m in metrics] == list(range(ROLLOUTS, 1281, ROLLOUTS))
     assert all(m["env_steps"] == m["timestep"] * 512 for m in metrics)
     result = trained_cartpole.result
-    assert result["env_steps"] == 1600 * 512 and result["env_steps_per_s"] > 0
+    assert result["env_steps"] == 1280 * 512 and result["env_steps_per_s"] > 0
     assert result["best_checkpoint_sha256"] == manifest["checkpoints"]["best_agent.pt"]["sha256"]
     assert "env-steps/s" in trained_cartpole.log and "ETA" in trained_cartpole.log
 
@@ -85,13 +91,13 @@ def test_mlflow_received_metrics_params_and_artifacts(trained_cartpole):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"manifest.json", "train_result.json", "metrics.jsonl", "config.resolved.yaml"} <= artifacts
     ckpts = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "checkpoints")}
-    assert {"agent_1600.pt", "best_agent.pt"} <= ckpts
+    assert {"agent_1280.pt", "best_agent.pt"} <= ckpts
 
 
 def test_tampered_checkpoint_is_refused(trained_cartpole, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_cartpole.run_dir, run_dir)
-    ckpt = run_dir / "checkpoints" / "agent_1600.pt"
+    ckpt = run_dir / "checkpoints" / "agent_1280.pt"
     data = bytearray(ckpt.read_bytes())
     data[len(data) // 2] ^= 0xFF
     ckpt.write_bytes(bytes(data))
@@ -99,7 +105,7 @@ def test_tampered_checkpoint_is_refused(trained_cartpole, tmp_path):
     proc = run_trainer("train", "--config", trained_cartpole.config_path, "--run-dir", run_dir, "--resume",
                        "--no-tracking", check=False)
     assert proc.returncode == 2, proc.stderr
-    assert "agent_1600.pt does not match its manifest" in proc.stderr and "Traceback" not in proc.stderr
+    assert "agent_1280.pt does not match its manifest" in proc.stderr and "Traceback" not in proc.stderr
     assert time.monotonic() - t0 < 30  # refused before any simulator starts
     # warm-starting from a tampered file is refused the same way
     proc = run_trainer("train", "--config", trained_cartpole.config_path, "--run-dir", tmp_path / "new",

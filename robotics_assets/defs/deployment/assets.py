@@ -1,7 +1,7 @@
 """`deployed_policy`: the ONNX model in the MLflow registry, and the region's champion alias if it earned it."""
 
 
-from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import dagster as dg
 
@@ -12,9 +12,10 @@ from robotics_assets.lib.upstream import latest_metadata, require
 
 
 def local_path(uri: str) -> str:
-    if uri.startswith("file://"):
-        return uri.removeprefix("file://")
-    if "://" in uri:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    if parsed.scheme:
         raise dg.Failure(
             f"onnx_uri {uri!r} is remote: fetch it through the artifact store before registering "
             "(the registry step reads the model file)"

@@ -1,13 +1,19 @@
 """`evaluation_report`: deterministic evaluation of the policy, with the blocking `evaluation_gate` check."""
 
 
+from pathlib import Path
+
 import dagster as dg
 
 from robotics_assets.defs.training.assets import plain, single_materialization
 from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
 from robotics_assets.lib.partitions import task_region
-from robotics_assets.lib.upstream import cli_flags, latest_metadata, require
-from pathlib import Path
+from robotics_assets.lib.upstream import (
+    checkpoint_name,
+    cli_flags,
+    latest_metadata,
+    require,
+)
 
 GATE = "evaluation_gate"
 
@@ -42,7 +48,7 @@ def build_evaluation_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.A
             config_yaml=Path(snapshot).read_text(),
             args=[
                 "--run-dir", run_dir,
-                "--checkpoint", checkpoint,
+                "--checkpoint", checkpoint_name(checkpoint),
                 "--out", f"{run_dir}/evaluation/{context.run.run_id}",
                 *cli_flags(launcher.settings.raw.training.evaluate_args),
             ],

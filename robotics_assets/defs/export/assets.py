@@ -8,7 +8,7 @@ import dagster as dg
 from robotics_assets.defs.training.assets import plain, single_materialization
 from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
 from robotics_assets.lib.partitions import task_region
-from robotics_assets.lib.upstream import latest_metadata, require
+from robotics_assets.lib.upstream import checkpoint_name, latest_metadata, require
 
 PARITY = "onnx_parity"
 
@@ -42,7 +42,7 @@ def build_onnx_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsD
             region=region,
             step="export",
             config_yaml=Path(snapshot).read_text(),
-            args=["--run-dir", run_dir, "--checkpoint", checkpoint, "--out", f"{run_dir}/export/{context.run.run_id}"],
+            args=["--run-dir", run_dir, "--checkpoint", checkpoint_name(checkpoint), "--out", f"{run_dir}/export/{context.run.run_id}"],
             gpus=0,  # export and parity run on CPU everywhere
         )
         results = launcher.launch(context, request).get_results()

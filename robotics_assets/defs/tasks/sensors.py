@@ -7,7 +7,15 @@ import dagster as dg
 
 from robotics_assets.defs.tasks.resources import TaskConfigStore
 from robotics_assets.lib.partitions import task_partitions
-from robotics_assets.lib.task_sources import TaskConfigError, content_hash, validate_task_config
+from robotics_assets.lib.task_sources import (
+    TaskConfigError,
+    content_hash,
+    validate_task_config,
+)
+
+
+def preview(names: list, limit: int = 5) -> str:
+    return "[" + ", ".join(names[:limit]) + (f", ... +{len(names) - limit}" if len(names) > limit else "") + "]"
 
 
 def build_task_config_sensor(minimum_interval_seconds: int = 30, running: bool = True) -> dg.SensorDefinition:
@@ -36,7 +44,7 @@ def build_task_config_sensor(minimum_interval_seconds: int = 30, running: bool =
             if seen.get(name) == sha or invalid.get(name) == sha:
                 continue
             try:
-                validate_task_config(name, content, location=source.location)
+                validate_task_config(name, content, location=source.location, quick=True)
             except TaskConfigError as e:
                 context.log.warning(f"skipping invalid task config: {e}")
                 invalid[name] = sha
@@ -53,8 +61,13 @@ def build_task_config_sensor(minimum_interval_seconds: int = 30, running: bool =
                 )
             )
             seen[name] = sha
-            context.log.info(f"{'new' if name in new_partitions else 'changed'} task config {name} ({sha[:12]})")
 
+        if run_requests:
+            changed = [r.partition_key for r in run_requests if r.partition_key not in new_partitions]
+            context.log.info(
+                f"{len(new_partitions)} new task config(s) {preview(new_partitions)}, "
+                f"{len(changed)} changed {preview(changed)}"
+            )
         return dg.SensorResult(
             run_requests=run_requests,
             dynamic_partitions_requests=[task_partitions.build_add_request(new_partitions)] if new_partitions else [],

@@ -6,12 +6,16 @@ from typing import Any
 
 import dagster as dg
 
-from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
-from robotics_assets.lib.partitions import task_of_task_region, task_region
-from robotics_assets.lib.registry import MLflowRegistry
-from robotics_assets.lib.upstream import cli_flags, latest_metadata, metadata_value, require
-
 from robotics_assets.lib.instance import TRAINING_POOL
+from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
+from robotics_assets.lib.partitions import region_of_task_region, task_of_task_region, task_region
+from robotics_assets.lib.registry import MLflowRegistry
+from robotics_assets.lib.upstream import (
+    cli_flags,
+    latest_metadata,
+    metadata_value,
+    require,
+)
 
 
 def single_materialization(results: list, step: str) -> dg.MaterializeResult:
@@ -44,7 +48,10 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
     @dg.asset(
         name="policy",
         partitions_def=partitions_def,
-        deps=[dg.AssetDep("task_config", partition_mapping=task_of_task_region)],
+        deps=[
+            dg.AssetDep("task_config", partition_mapping=task_of_task_region),
+            dg.AssetDep("region_infrastructure", partition_mapping=region_of_task_region),
+        ],
         group_name="training",
         kinds={"pytorch", "skrl"},
         pool=TRAINING_POOL,

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
+from dagster._core.errors import (
+    DagsterExecutionInterruptedError,
+    DagsterPipesExecutionError,
+)
 
 from robotics_assets.lib.launch.base import LaunchRequest
 
@@ -59,7 +62,7 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
                 if process.poll() is None:  # any other error while waiting: never leave training behind
                     stop_process_group(process, self.termination_timeout_seconds)
             if process.returncode != 0:
-                raise dg.DagsterPipesExecutionError(
+                raise DagsterPipesExecutionError(
                     f"trainer exited with code {process.returncode}"
                     + (" (bad input: see the task config error above)" if process.returncode == 2 else "")
                 )

@@ -15,7 +15,12 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from robotics_assets.lib.launch.base import Backend, BackendFactory, LaunchRequest
-from robotics_assets.lib.settings import Settings, SettingsError, current_settings, load_settings
+from robotics_assets.lib.settings import (
+    Settings,
+    SettingsError,
+    current_settings,
+    load_settings,
+)
 
 # name -> "module:callable" (lazy) or a factory; the callable is `(settings, region) -> Backend`.
 _BACKENDS: dict[str, str | BackendFactory] = {
