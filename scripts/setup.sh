@@ -29,6 +29,10 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[trainer,dev]"
   # isaaclab without its heavy extras (see pyproject [trainer] for the runtime set it needs).
   "$VENV/bin/python" -m pip install -q -c constraints.txt --no-deps "isaaclab==3.0.0"
+  # hydra (imported by Isaac Lab) needs the ANTLR 4.9 runtime, Dagster's selection grammar 4.13: the venv gets 4.13
+  # and the trainer loads 4.9.3 from a side folder (trainer/isaaclab_compat.py). `pip check` reports this on purpose.
+  "$VENV/bin/python" -m pip install -q --no-deps --upgrade --target "$VENV/hydra-antlr" "antlr4-python3-runtime==4.9.3"
+  "$VENV/bin/python" -m pip install -q --no-deps "antlr4-python3-runtime==4.13.2"
   echo "$want" > "$STAMP"
 else
   log "Python packages up to date"

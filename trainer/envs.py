@@ -50,6 +50,9 @@ def _isaaclab_env(task_id: str, num_envs: int, seed: int, device: str, asset_roo
     from trainer.sim_assets import configure_asset_root
 
     configure_asset_root(asset_root)
+    from trainer.isaaclab_compat import prepare_isaaclab_import
+
+    prepare_isaaclab_import()
     import gymnasium as gym
     import isaaclab_tasks  # noqa: F401  (registers the Isaac-* gym ids)
     from isaaclab.app import launch_simulation

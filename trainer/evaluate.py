@@ -72,6 +72,24 @@ def verified_checkpoint(run_dir: Path, checkpoint: Path | None) -> tuple[Path, s
     return path, entry["sha256"]
 
 
+def localize_inputs(run_dir: str, checkpoint: str | None, out: Path) -> tuple[Path, Path | None]:
+    """Local paths for `--run-dir`/`--checkpoint`, downloading (sha256-verified) what is given as a store URI.
+
+    A remote backend trains into the artifact store, so evaluation and export may get a Blob URL for the run
+    (manifest + checkpoints) or for one checkpoint; both arrive as strings because `Path()` would collapse `//`.
+    """
+    local_run = Path(run_dir)
+    if "://" in run_dir:
+        from trainer.storage import fetch
+
+        local_run = fetch(run_dir.rstrip("/") + "/", out.parent / f".{out.name}-run")
+    if checkpoint is None or "://" not in checkpoint:
+        return local_run, Path(checkpoint) if checkpoint is not None else None
+    from trainer.storage import fetch
+
+    return local_run, fetch(checkpoint, local_run / "checkpoints")
+
+
 def restore_policy(
     env: Any, cfg: TaskConfig, run_dir: Path, checkpoint: Path, sha256: str, *, seed: int | None = None
 ) -> RestoredPolicy:
@@ -248,8 +266,8 @@ def _staging(out_dir: Path) -> Iterator[Path]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="task config YAML")
-    parser.add_argument("--run-dir", required=True, type=Path, help="training run directory (has manifest.json)")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint to evaluate (default: the run's best)")
+    parser.add_argument("--run-dir", required=True, help="training run directory (has manifest.json) or its store URI")
+    parser.add_argument("--checkpoint", help="checkpoint to evaluate, path or store URI (default: the run's best)")
     parser.add_argument("--out", required=True, type=Path, help="output folder for evaluation.json, report, plots")
     parser.add_argument("--episodes", type=positive_int, help="episodes K (default: the config's success.episodes)")
     parser.add_argument("--seed", type=int, help="environment seed (default: the config's seed + 1)")
@@ -274,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     with pipes_session() as pipes:
         try:
             cfg = load_task_config(args.config)
+            run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = evaluate(
-                cfg, args.run_dir, args.out, checkpoint=args.checkpoint, episodes=args.episodes, seed=args.seed,
+                cfg, run_dir, args.out, checkpoint=checkpoint, episodes=args.episodes, seed=args.seed,
                 device=args.device,
             )
         except bad_input_errors() as exc:
@@ -307,8 +326,9 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.checkpoints import CheckpointError
     from trainer.config import ConfigError
     from trainer.sim_assets import AssetError
+    from trainer.storage import IntegrityError
 
-    return ConfigError, AgentConfigError, CheckpointError, AssetError
+    return ConfigError, AgentConfigError, CheckpointError, AssetError, IntegrityError
 
 
 def _md(text: str) -> dict[str, str]:

@@ -278,9 +278,9 @@ def task_interface(cfg: TaskConfig, observation_dim: int | None = None, action_d
             return TaskInterface(env.observation_space, env.action_space, 1.0)
         finally:
             env.close()
-    from trainer.paths import ensure_warp_cache
+    from trainer.isaaclab_compat import prepare_isaaclab_import
 
-    ensure_warp_cache()  # importing Isaac Lab initialises Warp, which would otherwise cache into ~/.cache
+    prepare_isaaclab_import()
     from isaaclab_tasks.utils import resolve_task_config
 
     env_cfg, _ = resolve_task_config(cfg.task_id, None, overrides=[])
@@ -476,8 +476,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m trainer export", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="task config YAML")
-    parser.add_argument("--run-dir", required=True, type=Path, help="training run directory (has manifest.json)")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint to export (default: the run's best)")
+    parser.add_argument("--run-dir", required=True, help="training run directory (has manifest.json) or its store URI")
+    parser.add_argument("--checkpoint", help="checkpoint to export, path or store URI (default: the run's best)")
     parser.add_argument("--out", required=True, type=Path, help="output folder for policy.onnx and export.json")
     parser.add_argument("--latency-iterations", type=positive_int, default=200, help="timed calls per batch size")
     return parser
@@ -486,15 +486,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: 0 on success, 2 on bad input, 1 when the export fails (e.g. parity)."""
     from trainer.config import load_task_config
-    from trainer.evaluate import bad_input_errors
+    from trainer.evaluate import bad_input_errors, localize_inputs
     from trainer.pipes import pipes_session
 
     args = _parser().parse_args(argv)
     with pipes_session() as pipes:
         try:
             cfg = load_task_config(args.config)
+            run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = export(
-                cfg, args.run_dir, args.out, checkpoint=args.checkpoint, latency_iterations=args.latency_iterations
+                cfg, run_dir, args.out, checkpoint=checkpoint, latency_iterations=args.latency_iterations
             )
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)

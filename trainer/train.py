@@ -170,6 +170,8 @@ class _CheckpointWriter:
             checkpoints.atomic_torch_save(best_modules, best_path)
             best["saved"] = True
             checkpoints.record_checkpoint(self.run_dir, self.manifest, best_path, best["timestep"])
+            if self.tracker is not None:
+                self.tracker.log_artifact(best_path, "checkpoints")
         self.manifest["timesteps_done"] = int(timestep)
         checkpoints.record_checkpoint(self.run_dir, self.manifest, path, timestep)
         if self.tracker is not None:

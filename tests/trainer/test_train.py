@@ -64,7 +64,8 @@ def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
 
 
 def test_cartpole_learns_to_balance(trained_cartpole):
-    metrics = trained_cartpole.metrics()
+    # returns are logged once episodes finish: the first write (32 steps) has none yet
+    metrics = [m for m in trained_cartpole.metrics() if "Reward/Total_reward_mean" in m]
     first, last = metrics[0], metrics[-1]
     # The training (stochastic) policy already keeps the pole up for nearly the whole 300-step episode.
     assert last["Episode/Total_timesteps_mean"] >= 270, last
@@ -83,7 +84,8 @@ def test_mlflow_received_metrics_params_and_artifacts(trained_cartpole):
                  "Loss/Value_loss", "Policy/Standard_deviation", "Learning/Learning_rate", "Stats/env_steps_per_s"):
         assert name in metrics, sorted(metrics)
     history = client.get_metric_history(run.info.run_id, "Reward/Total_reward_mean")
-    assert [h.step for h in sorted(history, key=lambda h: h.step)] == [m["env_steps"] for m in trained_cartpole.metrics()]
+    logged = [m["env_steps"] for m in trained_cartpole.metrics() if "Reward/Total_reward_mean" in m]
+    assert [h.step for h in sorted(history, key=lambda h: h.step)] == logged
     assert any(k.startswith("system/") for k in metrics), "system metrics (psutil) missing"
     assert run.data.params["task.num_envs"] == "512"
     assert run.data.params["agent.agent.rollouts"] == str(ROLLOUTS)
@@ -191,8 +193,8 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     # the trained weights came along (a fresh policy starts at std 1.0 and falls over within ~100 steps) ...
     assert warm_metrics[0]["Policy/Standard_deviation"] == pytest.approx(
         trained_last["Policy/Standard_deviation"], abs=0.05)
-    assert warm_metrics[-1]["Reward/Instantaneous_reward_mean"] > trained_cartpole.metrics()[0][
-        "Reward/Instantaneous_reward_mean"]
+    assert (warm_metrics[-1]["Reward/Instantaneous_reward_mean"]
+            > trained_cartpole.metrics()[0]["Reward/Instantaneous_reward_mean"])
     # ... but not the optimizer or counters: Adam starts again (2 updates' worth of steps, not the trained run's)
     assert _adam_steps(warm_dir / "checkpoints" / "agent_64.pt") == UPDATE_STEPS * 2
     assert _adam_steps(best) > UPDATE_STEPS * 2
