@@ -67,7 +67,9 @@ class MLflowRegistry(dg.ConfigurableResource):
         return f"{current_settings().raw.mlflow_experiment_prefix}-{task}-policy"
 
     def _ui(self) -> str:
-        return (self.ui_url or os.environ.get("MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/")
+        tracking = self.uri()
+        served = tracking if tracking.startswith(("http://", "https://")) else None  # an MLflow server is its own UI
+        return (self.ui_url or os.environ.get("MLFLOW_UI_URL") or served or "http://127.0.0.1:5000").rstrip("/")
 
     def run_url(self, run_id: str, experiment_id: str | None = None) -> str:
         exp = experiment_id or self._client().get_run(run_id).info.experiment_id
@@ -164,6 +166,8 @@ class MLflowRegistry(dg.ConfigurableResource):
             pip_requirements=["onnxruntime"],
         )
         if run_id:
+            # the fluent API refuses a run outside the process's active experiment (set by an earlier call)
+            mlflow.set_experiment(experiment_id=self._client().get_run(run_id).info.experiment_id)
             with mlflow.start_run(run_id=run_id):
                 info = log()
         else:

@@ -65,7 +65,8 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         settings = launcher.settings
         config = latest_metadata(context, "task_config", task)
         snapshot, config_sha = require(config, "task_config", "snapshot_path", "sha256")
-        run_dir = f"{launcher.artifact_root(region)}/{task}/{region}/{context.run.run_id}"
+        # a retried run (re-execution) keeps its root run's folder, so a remote backend's --resume finds the checkpoints
+        run_dir = f"{launcher.artifact_root(region)}/{task}/{region}/{context.run.root_run_id or context.run.run_id}"
         request = LaunchRequest(
             task=task,
             region=region,
@@ -73,6 +74,7 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
             config_yaml=Path(snapshot).read_text(),
             args=[
                 "--run-dir", run_dir,
+                "--resume",  # a fresh folder starts from scratch; a retried run continues from its last checkpoint
                 "--tracking-uri", mlflow.uri(),
                 "--experiment", mlflow.experiment_name(task),
                 *cli_flags(settings.train_args(region)),
