@@ -1,0 +1,53 @@
+"""Launching a trainer step (`evaluate`, `export`) on the partition's trained policy, for the assets downstream of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from robotics_assets.defs.training.assets import plain, single_materialization
+from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
+from robotics_assets.lib.partitions import task_region
+from robotics_assets.lib.upstream import checkpoint_name, latest_metadata, require
+
+
+def run_policy_step(
+    context: dg.AssetExecutionContext,
+    launcher: TrainerLauncher,
+    *,
+    step: str,
+    check: str,
+    required: tuple[str, ...],
+    extra_args: list[str],
+    gpus: int,
+) -> tuple[dg.AssetMaterialization | dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """Run `python -m trainer <step>` on this partition's policy; returns its materialization and check results.
+
+    Uses the config the policy was trained with (its snapshot), not a newer one that has not been trained yet, and
+    fails the asset when the trainer reported no materialization, lacks `required` metadata or omits `check`.
+    """
+    task, region = task_region(context)
+    policy = latest_metadata(context, "policy", context.partition_key)
+    run_dir, checkpoint = require(policy, "policy", "run_dir", "checkpoint_uri")
+    (snapshot,) = require(policy, "policy", "task_config_snapshot")
+    request = LaunchRequest(
+        task=task,
+        region=region,
+        step=step,
+        config_yaml=Path(snapshot).read_text(),
+        args=[
+            "--run-dir", run_dir,
+            "--checkpoint", checkpoint_name(checkpoint),
+            "--out", f"{run_dir}/{'evaluation' if step == 'evaluate' else step}/{context.run.run_id}",
+            *extra_args,
+        ],
+        gpus=gpus,
+    )
+    results = launcher.launch(context, request).get_results()
+    mat = single_materialization(results, step)
+    require(plain(mat.metadata), f"trainer {step}", *required)
+    checks = [r for r in results if isinstance(r, dg.AssetCheckResult)]
+    if not any(c.check_name == check for c in checks):
+        raise dg.Failure(f"trainer {step} reported no {check} check through Pipes")
+    return mat, checks
