@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from trainer.config import TaskConfig
-from trainer.paths import ensure_warp_cache
+from trainer.kernel_cache import configure as configure_kernel_cache
 
 
 @contextlib.contextmanager
@@ -33,12 +33,12 @@ def make_env(
     num_envs = num_envs or cfg.num_envs
     seed = cfg.seed if seed is None else seed
     device = device or cfg.device
-    ensure_warp_cache()
+    configure_kernel_cache(device)  # per-device Warp cache folder, before Warp starts
     from skrl.utils import set_seed
 
     set_seed(seed)
     if cfg.family == "isaaclab":
-        with _isaaclab_env(cfg.task_id, num_envs, seed, device, asset_root) as env:
+        with _isaaclab_env(cfg.task_id, num_envs, seed, device, asset_root, cfg.performance.cpu_graph) as env:
             yield env
     else:
         with _gymnasium_env(cfg.task_id, num_envs, seed, device) as env:
@@ -46,7 +46,9 @@ def make_env(
 
 
 @contextlib.contextmanager
-def _isaaclab_env(task_id: str, num_envs: int, seed: int, device: str, asset_root: str | None) -> Iterator[Any]:
+def _isaaclab_env(
+    task_id: str, num_envs: int, seed: int, device: str, asset_root: str | None, cpu_graph: bool
+) -> Iterator[Any]:
     from trainer.sim_assets import configure_asset_root
 
     configure_asset_root(asset_root)
@@ -57,6 +59,11 @@ def _isaaclab_env(task_id: str, num_envs: int, seed: int, device: str, asset_roo
     import isaaclab_tasks  # noqa: F401  (registers the Isaac-* gym ids)
     from isaaclab.app import launch_simulation
     from isaaclab_tasks.utils import resolve_task_config
+
+    if device == "cpu":
+        from trainer.cpu_graph import set_cpu_graph
+
+        set_cpu_graph(cpu_graph)
 
     env_cfg, _ = resolve_task_config(task_id, None, overrides=[])
     env_cfg.scene.num_envs = num_envs

@@ -371,8 +371,11 @@ def train(
 
     from trainer.agent import build_runner
     from trainer.envs import make_env
+    from trainer.kernel_cache import KernelCache
     from trainer.progress import Progress
 
+    # before Warp starts: per-device WARP_CACHE_PATH, restored from TRAINER_KERNEL_CACHE / --kernel-cache; never raises
+    kernel_cache = KernelCache.open(cfg.device) if cfg.family == "isaaclab" else None
     status = "FAILED"
     metrics_writer = None
     try:
@@ -421,6 +424,9 @@ def train(
             metrics_writer.close()
         if tracker is not None and status != "FINISHED":
             tracker.close(status=status, timeout=10)
+
+    if kernel_cache is not None:
+        kernel_cache.publish()  # only when kernels were compiled; a failure is a warning
 
     if tracker is not None and not manifest.get("mlflow_run_id"):
         # a slow store (first sqlite migration, busy server) may only now have created the run

@@ -200,18 +200,27 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     assert _adam_steps(best) > UPDATE_STEPS * 2
 
 
-def test_same_seed_reproduces_the_same_curve(tmp_path):
-    config = small_cartpole_config(tmp_path / "small.yaml", timesteps=96, checkpoint_interval=96)
-    curves = []
-    for name in ("a", "b"):
-        run_trainer("train", "--config", config, "--run-dir", tmp_path / name, "--no-tracking")
-        curves.append([
+def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_path):
+    """Same seed, same curve; and replaying physics as a Warp CPU graph (trainer/cpu_graph.py) changes nothing."""
+    runs = {
+        "a": small_cartpole_config(tmp_path / "a.yaml", timesteps=96, checkpoint_interval=96),
+        "b": small_cartpole_config(tmp_path / "b.yaml", timesteps=96, checkpoint_interval=96),
+        "eager": small_cartpole_config(tmp_path / "eager.yaml", timesteps=96, checkpoint_interval=96,
+                                       performance={"cpu_graph": False}),
+    }
+    curves = {}
+    for name, config in runs.items():
+        proc = run_trainer("train", "--config", config, "--run-dir", tmp_path / name, "--no-tracking")
+        # Isaac Lab times its graph capture; it only happens on the graph path
+        assert ("CUDA graph took" in proc.stdout + proc.stderr) == (name != "eager")
+        curves[name] = [
             {k: v for k, v in m.items() if not k.startswith("Stats/") and k != "wall_s"}
             for m in read_metrics(tmp_path / name)
-        ])
-    assert len(curves[0]) == 3
-    assert curves[0] == curves[1]
+        ]
+    assert len(curves["a"]) == 3
+    assert curves["a"] == curves["b"] == curves["eager"]
     import torch
 
-    a, b = (torch.load(tmp_path / n / "checkpoints" / "agent_96.pt", weights_only=False)["policy"] for n in "ab")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    policies = [torch.load(tmp_path / n / "checkpoints" / "agent_96.pt", weights_only=False)["policy"] for n in runs]
+    first = policies[0]
+    assert all(p.keys() == first.keys() and all(torch.equal(p[k], first[k]) for k in p) for p in policies[1:])
