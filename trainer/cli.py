@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     train.add_argument("--artifact-uri", help="also publish the run directory here (folder, file:// or Blob URL)")
     train.add_argument("--asset-root", help="robot asset root: local (default), default (NVIDIA's), a folder or URL")
+    train.add_argument("--kernel-cache", metavar="URI",
+                       help="restore the Warp kernel cache from, and publish it to, this store prefix (folder, file:// "
+                            "or Blob URL; default: TRAINER_KERNEL_CACHE; see trainer/kernel_cache.py)")
 
     validate = sub.add_parser("validate", help="validate task config files (exit 2 with the problems)")
     validate.add_argument("configs", nargs="+", type=Path, metavar="FILE")
@@ -105,6 +108,12 @@ def _cmd_assets(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.kernel_cache:  # read by trainer.kernel_cache.KernelCache.open in train(), like a launcher's env var
+        import os
+
+        from trainer.kernel_cache import KERNEL_CACHE_ENV
+
+        os.environ[KERNEL_CACHE_ENV] = args.kernel_cache
     from trainer.config import load_task_config
     from trainer.pipes import pipes_session
     from trainer.train import materialization_metadata, train

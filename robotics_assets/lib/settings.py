@@ -35,6 +35,11 @@ class RegionSettings(BaseModel):
     artifact_root: str | None = Field(None, description="where run directories go; default <data_dir>/runs")
     trainer_args: dict[str, Any] = Field(default_factory=dict, description="per-region trainer flags, e.g. num_envs")
     backend_options: dict[str, Any] = Field(default_factory=dict, description="free-form options for the backend")
+    kernel_cache: str | None = Field(
+        None,
+        description="store prefix the trainer restores/publishes its Warp kernel cache under (TRAINER_KERNEL_CACHE); "
+        "'off' disables; default: <artifact_root>/kernel-cache for remote backends when artifact_root is a URL",
+    )
 
 
 class TrainingSettings(BaseModel):
@@ -165,6 +170,26 @@ class Settings:
         if root is None:
             return str(self.data_dir / "runs")
         return root if "://" in root else str(self._resolve(root))
+
+    def kernel_cache_uri(self, region: str) -> str | None:
+        """Where a fresh pod restores compiled Warp kernels from (None: off, the embedded local default)."""
+        value = self.region(region).kernel_cache
+        if value is not None:
+            value = value.strip()
+            if value.lower() in ("", "off", "none", "false"):
+                return None
+            if "?" in value or "@" in value.partition("://")[2].split("/", 1)[0]:
+                raise SettingsError(
+                    f"{self.path}: regions.{region}.kernel_cache: no credentials in the URI (query string or user "
+                    "info); the trainer authenticates with the pod's identity or AZURE_STORAGE_CONNECTION_STRING"
+                )
+            return value
+        if self.backend_name(region) == "local":
+            return None
+        root = self.artifact_root(region)
+        if "://" not in root or "?" in root:  # a path on the Dagster machine means nothing to a pod
+            return None
+        return f"{root.rstrip('/')}/kernel-cache"
 
     def train_args(self, region: str) -> dict[str, Any]:
         return {**self.raw.training.trainer_args, **self.region(region).trainer_args}

@@ -70,6 +70,14 @@ def default_run_key(request: LaunchRequest) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def kernel_cache_env(settings: Settings, region: str) -> dict[str, str]:
+    """`TRAINER_KERNEL_CACHE` for the region's trainer processes (a fresh GPU pod restores compiled Warp kernels)."""
+    from trainer.kernel_cache import KERNEL_CACHE_ENV
+
+    uri = settings.kernel_cache_uri(region)
+    return {KERNEL_CACHE_ENV: uri} if uri else {}
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A compute backend for one region. Built by a factory registered in `resource.py`."""

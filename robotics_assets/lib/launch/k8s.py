@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from robotics_assets.lib.launch.base import LaunchRequest
+from robotics_assets.lib.launch.base import LaunchRequest, kernel_cache_env
 from robotics_assets.lib.launch.remote import (
     LABEL_RUN,
     LaunchIdentity,
@@ -253,6 +253,7 @@ class K8sBackend:
         outputs = settings.region_outputs[region]
         opts = dict(settings.region(region).backend_options)
         opts["pipes_options"] = {**blob_pipes_defaults(outputs), **opts.get("pipes_options", {})}
+        opts["env"] = {**kernel_cache_env(settings, region), **opts.get("env", {})}
         return cls(K8sOptions.from_region(region, outputs, opts))
 
     @property

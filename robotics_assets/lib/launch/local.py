@@ -17,7 +17,7 @@ from dagster._core.errors import (
     DagsterPipesExecutionError,
 )
 
-from robotics_assets.lib.launch.base import LaunchRequest
+from robotics_assets.lib.launch.base import LaunchRequest, kernel_cache_env
 
 if TYPE_CHECKING:
     from robotics_assets.lib.settings import Settings
@@ -118,7 +118,8 @@ class LocalBackend:
                 f"{settings.path}: regions.{region}.backend_options: unknown {sorted(unknown)} for the local backend "
                 "(allowed: python, module, termination_grace_s)"
             )
-        return cls(env=settings.trainer_env(), cwd=str(settings.project_root), **options)
+        env = {**settings.trainer_env(), **kernel_cache_env(settings, region)}  # off unless the region sets it
+        return cls(env=env, cwd=str(settings.project_root), **options)
 
     def launch(
         self,

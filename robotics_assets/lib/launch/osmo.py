@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
 
-from robotics_assets.lib.launch.base import LaunchRequest
+from robotics_assets.lib.launch.base import LaunchRequest, kernel_cache_env
 from robotics_assets.lib.launch.remote import (
     LABEL_RUN,
     LaunchIdentity,
@@ -103,6 +103,7 @@ class OsmoBackend:
         client = OsmoClient(osmo["service_url"], token=token)
         resources = opts.pop("resources", {})
         opts["pipes_options"] = {**blob_pipes_defaults(outputs), **opts.get("pipes_options", {})}
+        opts["env"] = {**kernel_cache_env(settings, region), **opts.get("env", {})}
         options = OsmoOptions(pool=osmo["pool"], image=image,
                               resources=Resources(gpu=settings.gpus(region), **resources), **opts)
         return cls(client, options)
