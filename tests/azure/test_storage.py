@@ -156,6 +156,81 @@ def test_blob_corruption_refused(blob_env, tmp_path, checkpoint):
         store.get_file("missing.pt", out)
 
 
+CHUNK = 64 * 1024  # block/chunk size of the stores below: objects around it take 1 or several GETs
+
+
+def _tamper(azurite, store, key: str, data: bytes, offset: int) -> None:
+    """Overwrite the blob with one flipped byte, keeping the recorded sha256 of the original."""
+    name = store.uri_for(key).split("/checkpoints/", 1)[1]
+    bad = bytearray(data)
+    bad[offset] ^= 0x01
+    _raw_container(azurite, "checkpoints").upload_blob(
+        name, bytes(bad), overwrite=True, metadata={"sha256": store.info(key).sha256}
+    )
+
+
+@pytest.mark.parametrize("size", [0, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5])
+def test_blob_download_verifies_single_and_multi_request_objects(blob_env, tmp_path, size):
+    """The first GET is hashed as it streams, later ranged chunks as they are written: both halves are checked."""
+    store = open_store(_root(blob_env), block_size=CHUNK)
+    data = os.urandom(size)
+    store.put_bytes(data, "obj.bin")
+    out = tmp_path / "obj.bin"
+    assert store.get_file("obj.bin", out).bytes == size and out.read_bytes() == data
+    assert store.read_bytes("obj.bin") == data
+    if size == 0:
+        return
+    # A flipped byte in the first response, and one in the last ranged chunk (the same GET for one-request sizes).
+    for offset in sorted({0, size // 2, size - 1}):
+        _tamper(blob_env, store, "obj.bin", data, offset)
+        with pytest.raises(IntegrityError, match="does not match"):
+            store.get_file("obj.bin", tmp_path / "bad.bin")
+        with pytest.raises(IntegrityError, match="does not match"):
+            store.read_bytes("obj.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obj.bin"]  # nothing unverified renamed into place
+
+
+def test_blob_first_response_is_hashed_while_it_streams(blob_env, tmp_path, monkeypatch):
+    """Guards the overlap (docs/benchmarks.md): the tap must see the whole first GET, or the hash is back on the
+    critical path."""
+    from trainer.storage import blob
+
+    heads = []
+    finish = blob._FirstResponseTap.finish
+    monkeypatch.setattr(blob._FirstResponseTap, "finish", lambda self: heads.append(finish(self)) or heads[-1])
+    store = open_store(_root(blob_env), block_size=CHUNK)
+    for size in (CHUNK, 3 * CHUNK + 5):
+        store.put_bytes(os.urandom(size), f"{size}.bin")
+        store.get_file(f"{size}.bin", tmp_path / f"{size}.bin")
+    assert [h.size for h in heads] == [CHUNK, CHUNK]  # single GET: all of it; several: the first chunk
+
+
+def test_blob_download_without_tap_still_verifies_every_byte(blob_env, tmp_path, monkeypatch):
+    """If the SDK ever stops streaming through the tap, the writer hashes everything itself; nothing goes unchecked."""
+    from trainer.storage import blob
+
+    monkeypatch.setattr(blob._FirstResponseTap, "__call__", lambda self, response: None)
+    store = open_store(_root(blob_env), block_size=CHUNK)
+    data = os.urandom(2 * CHUNK + 3)
+    store.put_bytes(data, "obj.bin")
+    assert store.get_file("obj.bin", tmp_path / "ok.bin").bytes == len(data) and store.read_bytes("obj.bin") == data
+    _tamper(blob_env, store, "obj.bin", data, 7)
+    with pytest.raises(IntegrityError, match="does not match"):
+        store.get_file("obj.bin", tmp_path / "bad.bin")
+    assert not (tmp_path / "bad.bin").exists()
+
+
+def test_hashing_writer_rehashes_a_first_write_the_head_does_not_describe(tmp_path):
+    import hashlib
+
+    from trainer.storage.blob import _HashedHead, _HashingWriter
+
+    with open(tmp_path / "f", "wb") as f:
+        writer = _HashingWriter(f, head=_HashedHead(hashlib.sha256(b"other"), 5))
+        writer.write(b"hello world")
+    assert writer.hexdigest() == hashlib.sha256(b"hello world").hexdigest()
+
+
 def test_publish_run_dir_and_fetch(blob_env, tmp_path, checkpoint):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)

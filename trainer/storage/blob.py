@@ -20,8 +20,9 @@ import threading
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock, ExponentialRetry
@@ -162,9 +163,10 @@ class BlobStore:
         return digest.hexdigest(), size
 
     def _download(self, key: str):
+        tap = _FirstResponseTap()
         try:
             downloader = self._container.get_blob_client(self._name(key)).download_blob(
-                max_concurrency=self.max_concurrency
+                max_concurrency=self.max_concurrency, raw_response_hook=tap
             )
         except ResourceNotFoundError:
             raise ObjectNotFound(f"no artifact at {self.uri_for(key)}") from None
@@ -173,22 +175,22 @@ class BlobStore:
         expected = (downloader.properties.metadata or {}).get(SHA256_KEY)
         if not expected:
             raise IntegrityError(f"{self.uri_for(key)}: no sha256 in the blob's metadata; refusing to use it")
-        return downloader, expected
+        return downloader, expected, tap.finish()
 
     def get_file(self, key: str, local_path: str | Path) -> ObjectInfo:
-        downloader, expected = self._download(key)
+        downloader, expected, head = self._download(key)
         dest = Path(local_path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Downloaded beside the destination and renamed only once verified: no partial or corrupt file is left.
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as f:
-                writer = _HashingWriter(f)
+            with os.fdopen(fd, "wb") as f, _HashingWriter(f, head=head, max_queued=2 * self.max_concurrency) as writer:
                 try:
                     downloader.readinto(writer)
                 except AzureError as e:
                     raise StorageError(_describe("download of", self.uri_for(key), e)) from None
-            _verify(self.uri_for(key), writer.hexdigest(), expected)
+                actual = writer.hexdigest()
+            _verify(self.uri_for(key), actual, expected)
             os.replace(tmp, dest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -197,12 +199,13 @@ class BlobStore:
         return ObjectInfo(self.uri_for(key), expected, dest.stat().st_size)
 
     def read_bytes(self, key: str) -> bytes:
-        downloader, expected = self._download(key)
+        downloader, expected, head = self._download(key)
         try:
             data = downloader.readall()
         except AzureError as e:
             raise StorageError(_describe("download of", self.uri_for(key), e)) from None
-        _verify(self.uri_for(key), sha256_bytes(data), expected)
+        actual = head.sha.hexdigest() if head and head.size == len(data) else sha256_bytes(data)
+        _verify(self.uri_for(key), actual, expected)
         return data
 
     def info(self, key: str) -> ObjectInfo:
@@ -238,19 +241,108 @@ class BlobStore:
         return sorted({n[cut:] for n in names})
 
 
+@dataclass(frozen=True)
+class _HashedHead:
+    sha: Any  # hashlib sha256 state after ``size`` bytes
+    size: int
+
+
+class _FirstResponseTap:
+    """``raw_response_hook`` that hashes the body of a download's first response while it streams in.
+
+    The SDK fetches an object up to ``max_single_get_size`` in one GET and hands it over only once every byte has
+    arrived, so hashing afterwards puts the whole sha256 on the critical path. Hashed block by block as the SDK reads
+    the socket (256 KiB blocks), it runs while the service is still sending. Ranged GETs in parallel instead would
+    cost more than the hash: on Azurite each extra request costs ~12 ms (see docs/benchmarks.md).
+
+    Relies on the SDK building the first chunk from ``stream_download``'s blocks, in order. If that ever changes,
+    the tap sees no complete stream, ``finish`` returns None and the writer hashes every byte itself: the check is
+    never skipped, it only loses the overlap.
+    """
+
+    def __init__(self):
+        self._armed = True
+        self._sha = None
+        self._size = 0
+        self._complete = False
+
+    def __call__(self, pipeline_response) -> None:
+        # The SDK passes the hook on to the ranged chunk requests too; only the first GET (and its retries) is tapped.
+        http_response = pipeline_response.http_response
+        if not self._armed or not callable(getattr(http_response, "stream_download", None)):
+            return
+        stream_download = http_response.stream_download
+
+        def tapped_stream_download(*args, **kwargs):
+            self._sha, self._size, self._complete = hashlib.sha256(), 0, False  # a retried GET starts over
+            return _TappedStream(stream_download(*args, **kwargs), self)
+
+        http_response.stream_download = tapped_stream_download
+
+    def _block(self, block: bytes) -> None:
+        self._sha.update(block)  # releases the GIL: the next block keeps arriving meanwhile
+        self._size += len(block)
+
+    def finish(self) -> _HashedHead | None:
+        """Stop tapping; the hash of the first response's body if it was read to its end."""
+        self._armed = False
+        return _HashedHead(self._sha, self._size) if self._complete else None
+
+
+class _TappedStream:
+    """The SDK's response stream, feeding each block to the tap on its way; attributes pass through."""
+
+    def __init__(self, stream, tap: _FirstResponseTap):
+        object.__setattr__(self, "_stream", stream)
+        object.__setattr__(self, "_tap", tap)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            block = next(self._stream)
+        except StopIteration:
+            self._tap._complete = True
+            raise
+        self._tap._block(block)
+        return block
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._stream, name, value)
+
+
 class _HashingWriter:
     """A seekable file wrapper that hashes what is written, in file order, as the parallel download writes it.
 
-    The SDK's parallel downloader writes chunks at their offsets (seek + write, serialized by its lock), slightly out
-    of order; chunks ahead of the hashed prefix wait in memory (about ``max_concurrency`` chunks) until the gap
-    closes. This saves a second full read of the file to verify it.
+    ``head`` is the first response's body as already hashed by the tap: the first write, at offset 0 and of that
+    length, is the SDK handing over that same body, so it is not hashed again (any other first write is). The SDK's
+    parallel downloader writes the remaining chunks at their offsets (seek + write, serialized by its lock),
+    slightly out of order; chunks ahead of the hashed prefix wait in memory (about ``max_concurrency`` chunks)
+    until the gap closes. In-order chunks are hashed on one extra thread, started only for multi-chunk downloads:
+    hashing under the SDK's lock held the other download threads back (~10 % on 100 MiB, docs/benchmarks.md); at
+    most ``max_queued`` chunks wait for it. This saves a second full read of the file to verify it.
     """
 
-    def __init__(self, f):
+    def __init__(self, f, head: _HashedHead | None = None, max_queued: int = 8):
         self._f = f
         self._sha = hashlib.sha256()
-        self._hashed = 0
+        self._hashed = 0  # file offset up to which bytes are hashed or queued for hashing, in order
         self._pending: dict[int, bytes] = {}
+        self._head = head
+        self._hasher: ThreadPoolExecutor | None = None
+        self._queued = threading.BoundedSemaphore(max_queued)
+        self._failure: BaseException | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=True, cancel_futures=True)
 
     def seekable(self) -> bool:
         return True
@@ -264,23 +356,40 @@ class _HashingWriter:
     def write(self, data) -> int:
         start = self._f.tell()
         written = self._f.write(data)
-        if start == self._hashed:
-            self._sha.update(data)
-            self._hashed += written
+        head, self._head = self._head, None
+        if start == 0 and head is not None and written == head.size:
+            self._sha, self._hashed = head.sha, head.size
+        elif start == self._hashed:
+            self._hash(bytes(data))  # a no-op for the SDK's bytes; a copy of anything mutable
             while self._hashed in self._pending:
-                chunk = self._pending.pop(self._hashed)
-                self._sha.update(chunk)
-                self._hashed += len(chunk)
+                self._hash(self._pending.pop(self._hashed))
         elif start > self._hashed:
             self._pending[start] = bytes(data)
         else:
             raise StorageError("download rewrote bytes already verified; refusing to trust the result")
         return written
 
+    def _hash(self, chunk: bytes) -> None:
+        self._hashed += len(chunk)
+        if self._hasher is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="blob-sha256")  # one worker: updates in order
+        self._queued.acquire()
+        self._hasher.submit(self._sha.update, chunk).add_done_callback(self._hashed_one)
+
+    def _hashed_one(self, future) -> None:
+        self._queued.release()
+        if not future.cancelled() and future.exception() is not None:
+            self._failure = future.exception()
+
     def flush(self) -> None:
         self._f.flush()
 
     def hexdigest(self) -> str:
+        """The sha256 of everything written, once the hashing thread has caught up."""
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=True)
+        if self._failure is not None:
+            raise IntegrityError(f"hashing the download failed ({self._failure!r}); refusing to use it")
         if self._pending:
             raise IntegrityError("download left gaps in the file; refusing to use it")
         return self._sha.hexdigest()
