@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_throughput import ROOT, ours  # noqa: E402
+from gpu_throughput import ROOT, ours
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ MAX_EPISODE_LENGTH = 300
 
 def _run(cmd: list[str], env: dict | None = None, timeout: int = 900) -> tuple[str, float]:
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
@@ -111,6 +111,9 @@ def main() -> None:
     parser.add_argument("--baseline-iterations", type=int, default=100)
     parser.add_argument("--raw-steps", type=int, default=500)
     parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "isaaclab", "stock", "cold"])
+    parser.add_argument("--kernel-cache", metavar="URI",
+                        help="first, start once restoring the Warp kernel cache from this store prefix into the "
+                             "(empty) default cache, and time it to the first training step")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--_raw", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,11 +125,21 @@ def main() -> None:
 
     info = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
             "driver": subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                     capture_output=True, text=True).stdout.strip()}
+                                     check=False, capture_output=True, text=True).stdout.strip()}
     results: dict = {"machine": info, "runs": {}}
     config = ROOT / "task_configs" / "cartpole_gpu.yaml"
+    from trainer.kernel_cache import cache_files, configure
+
+    # one Warp cache for every process, Isaac Lab's CLI included: the trainer's per-device folder
+    local_cache = configure("cuda")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.kernel_cache:
+            short = {"timesteps": 64, "checkpoint_interval": 32}
+            empty = not cache_files(local_cache)
+            results["restored_start"] = {"local_cache_was_empty": empty, **ours(
+                config, 4096, work, "restored", short, env={"TRAINER_KERNEL_CACHE": args.kernel_cache})}
+            print(json.dumps({"restored_start": results["restored_start"]}), flush=True)
         if "cold" not in args.skip:  # a cold Warp cache, then the same start warm
             cold_cache = work / "warp-cold"
             short = {"timesteps": 64, "checkpoint_interval": 32}

@@ -27,45 +27,70 @@ INSTANT = "Reward / Instantaneous reward"
 
 
 class EpisodeStats:
-    """Per-env running returns/lengths and interval aggregates, all on the device; `flush` syncs once."""
+    """Episode returns/lengths and instantaneous rewards of a write interval, kept on the device.
 
-    def __init__(self, num_envs: int, device: Any) -> None:
+    `step` only copies the step's rewards and done flags into a [capacity, num_envs] buffer (two small copies: the
+    per-step cost that matters at thousands of envs is the number of kernel launches, not their size); `_fold` turns
+    a full buffer into interval aggregates with a handful of vectorised ops (cumulative sums, segmented by the done
+    flags), carrying unfinished episodes over; `flush` folds and syncs once.
+    """
+
+    def __init__(self, num_envs: int, device: Any, capacity: int = 32) -> None:
         import torch
 
         self.torch = torch
-        self.ret = torch.zeros(num_envs, device=device)
+        self.rewards = torch.zeros(capacity, num_envs, device=device)
+        self.dones = torch.zeros(capacity, num_envs, dtype=torch.bool, device=device)
+        self.steps = torch.arange(capacity, device=device).unsqueeze(1)
+        self.n = 0
+        # unfinished episodes carried between folds; float64 so that a return taken as a difference of running sums
+        # keeps float32's precision however long the episode has run
+        self.ret = torch.zeros(num_envs, device=device, dtype=torch.float64)
         self.len = torch.zeros(num_envs, device=device)
-        # [sum, count, min, max] for returns and lengths; instant reward [sum of per-step means, min, max, steps]
+        # [sum, count, min, max] for returns, [sum, min, max] for lengths; instant reward [sum of means, min, max, steps]
         inf = float("inf")
         self.acc = torch.tensor([0.0, 0.0, inf, -inf, 0.0, inf, -inf], device=device)
         self.inst = torch.tensor([0.0, inf, -inf, 0.0], device=device)
 
     def step(self, rewards: Any, terminated: Any, truncated: Any) -> None:
-        torch = self.torch
-        r = rewards.view(-1)
-        done = (terminated | truncated).view(-1)
-        self.ret += r
-        self.len += 1
+        if self.n == self.rewards.shape[0]:
+            self._fold()
+        self.rewards[self.n].copy_(rewards.view(-1))
+        self.torch.logical_or(terminated.view(-1), truncated.view(-1), out=self.dones[self.n])
+        self.n += 1
+
+    def _fold(self) -> None:
+        torch, count = self.torch, self.n
+        if not count:
+            return
         inf = float("inf")
+        r, done, t = self.rewards[:count], self.dones[:count], self.steps[:count]
+        cum = self.ret + r.double().cumsum(0)  # return of the episode running at t, as if it never reset in the window
+        last_done = torch.where(done, t, -1).cummax(0).values  # last reset at or before t
+        prev = torch.cat([torch.full_like(last_done[:1], -1), last_done[:-1]])  # last reset strictly before t
+        started_here = prev >= 0
+        ret = (cum - torch.where(started_here, cum.gather(0, prev.clamp(min=0)), 0.0)).float()
+        length = torch.where(started_here, t - prev, self.len + t + 1).float()
         finished = done.float()
-        n = finished.sum()
-        self.acc += torch.stack([
-            (self.ret * finished).sum(), n, torch.zeros_like(n), torch.zeros_like(n),
-            (self.len * finished).sum(), torch.zeros_like(n), torch.zeros_like(n),
-        ])
-        self.acc[2] = torch.minimum(self.acc[2], torch.where(done, self.ret, inf).min())
-        self.acc[3] = torch.maximum(self.acc[3], torch.where(done, self.ret, -inf).max())
-        self.acc[5] = torch.minimum(self.acc[5], torch.where(done, self.len, inf).min())
-        self.acc[6] = torch.maximum(self.acc[6], torch.where(done, self.len, -inf).max())
-        self.inst += torch.stack([r.mean(), torch.zeros_like(n), torch.zeros_like(n), torch.ones_like(n)])
+        zero = r.new_zeros(())  # made on the device: a host tensor here would be a blocking copy
+        self.acc += torch.stack([(ret * finished).sum(), finished.sum(), zero, zero, (length * finished).sum(), zero,
+                                 zero])
+        self.acc[2] = torch.minimum(self.acc[2], torch.where(done, ret, inf).min())
+        self.acc[3] = torch.maximum(self.acc[3], torch.where(done, ret, -inf).max())
+        self.acc[5] = torch.minimum(self.acc[5], torch.where(done, length, inf).min())
+        self.acc[6] = torch.maximum(self.acc[6], torch.where(done, length, -inf).max())
+        self.inst += torch.stack([r.mean(1).sum(), zero, zero, zero + count])
         self.inst[1] = torch.minimum(self.inst[1], r.min())
         self.inst[2] = torch.maximum(self.inst[2], r.max())
-        keep = ~done
-        self.ret *= keep
-        self.len *= keep
+        last = last_done[-1]
+        ended = last >= 0
+        self.ret = torch.where(ended, cum[-1] - cum.gather(0, last.clamp(min=0).unsqueeze(0))[0], cum[-1])
+        self.len = torch.where(ended, (count - 1 - last).float(), self.len + count)
+        self.n = 0
 
     def flush(self, tracking_data: Any) -> None:
         """Move the interval's aggregates into skrl's `tracking_data` (same keys skrl uses) and reset them."""
+        self._fold()
         ret_sum, count, ret_min, ret_max, len_sum, len_min, len_max = self.acc.tolist()
         inst_sum, inst_min, inst_max, steps = self.inst.tolist()
         if steps:
@@ -213,7 +238,7 @@ def make_lean(agent: Any, num_envs: int) -> Any:
         raise TypeError(f"the lean loop supports skrl PPO agents only, got {type(agent).__name__}")
     lean_cls = type(f"Lean{type(agent).__name__}", (type(agent),), _lean_methods())
     agent.__class__ = lean_cls
-    agent._episode_stats = EpisodeStats(num_envs, agent.device)
+    agent._episode_stats = EpisodeStats(num_envs, agent.device, capacity=max(agent.write_interval, 1))
     if agent.device.type == "cuda" and isinstance(agent.optimizer, torch.optim.Adam):
         # fused Adam: one kernel for all parameters instead of several per tensor; same update rule
         old = agent.optimizer

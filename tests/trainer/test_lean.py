@@ -29,34 +29,39 @@ class _SpecEnv(gym.Env):
         return np.zeros(4, np.float32), 0.0, False, False, {}
 
 
-def test_episode_stats_match_a_plain_python_count():
+@pytest.mark.parametrize("capacity", [7, 50, 64])  # buffer folded several times / exactly once / at flush only
+def test_episode_stats_match_a_plain_python_count(capacity):
     gen = torch.Generator().manual_seed(0)
-    stats = EpisodeStats(8, "cpu")
+    stats = EpisodeStats(8, "cpu", capacity=capacity)
     running = [0.0] * 8
     lengths = [0] * 8
-    finished_returns, finished_lengths, instant = [], [], []
-    for _ in range(50):
-        rewards = torch.rand(8, 1, generator=gen)
-        terminated = torch.rand(8, 1, generator=gen) < 0.1
-        truncated = torch.rand(8, 1, generator=gen) < 0.05
-        stats.step(rewards, terminated, truncated)
-        instant.append(rewards.mean().item())
-        for i in range(8):
-            running[i] += rewards[i, 0].item()
-            lengths[i] += 1
-            if terminated[i, 0] or truncated[i, 0]:
-                finished_returns.append(running[i])
-                finished_lengths.append(lengths[i])
-                running[i], lengths[i] = 0.0, 0
-    data = collections.defaultdict(list)
-    stats.flush(data)
-    assert finished_returns, "the random episodes must end at least once"
-    assert data["Reward / Total reward (mean)"][0] == pytest.approx(np.mean(finished_returns), rel=1e-5)
-    assert data["Reward / Total reward (min)"][0] == pytest.approx(min(finished_returns), rel=1e-5)
-    assert data["Reward / Total reward (max)"][0] == pytest.approx(max(finished_returns), rel=1e-5)
-    assert data["Episode / Total timesteps (mean)"][0] == pytest.approx(np.mean(finished_lengths))
-    assert data["Episode / Total timesteps (max)"][0] == max(finished_lengths)
-    assert data["Reward / Instantaneous reward (mean)"][0] == pytest.approx(np.mean(instant), rel=1e-5)
+    for interval in range(2):  # the second interval checks the episodes carried over the flush
+        finished_returns, finished_lengths, instant, highest = [], [], [], []
+        for _ in range(50):
+            rewards = torch.rand(8, 1, generator=gen)
+            terminated = torch.rand(8, 1, generator=gen) < 0.1
+            truncated = torch.rand(8, 1, generator=gen) < 0.05
+            stats.step(rewards, terminated, truncated)
+            instant.append(rewards.mean().item())
+            highest.append(rewards.max().item())
+            for i in range(8):
+                running[i] += rewards[i, 0].item()
+                lengths[i] += 1
+                if terminated[i, 0] or truncated[i, 0]:
+                    finished_returns.append(running[i])
+                    finished_lengths.append(lengths[i])
+                    running[i], lengths[i] = 0.0, 0
+        data = collections.defaultdict(list)
+        stats.flush(data)
+        assert finished_returns, "the random episodes must end at least once"
+        assert data["Reward / Total reward (mean)"][0] == pytest.approx(np.mean(finished_returns), rel=1e-5)
+        assert data["Reward / Total reward (min)"][0] == pytest.approx(min(finished_returns), rel=1e-5)
+        assert data["Reward / Total reward (max)"][0] == pytest.approx(max(finished_returns), rel=1e-5)
+        assert data["Episode / Total timesteps (mean)"][0] == pytest.approx(np.mean(finished_lengths))
+        assert data["Episode / Total timesteps (min)"][0] == min(finished_lengths)
+        assert data["Episode / Total timesteps (max)"][0] == max(finished_lengths)
+        assert data["Reward / Instantaneous reward (mean)"][0] == pytest.approx(np.mean(instant), rel=1e-5)
+        assert data["Reward / Instantaneous reward (max)"][0] == pytest.approx(max(highest))
     # flushed: the next interval starts empty, running episodes carry on
     again = collections.defaultdict(list)
     stats.flush(again)

@@ -15,15 +15,18 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.cartpole_run import (
+    CARTPOLE_CONFIG,
     ROOT,
     read_metrics,
     run_trainer,
     small_cartpole_config,
     trainer_env,
 )
+from trainer.config import load_task_config
 
-ROLLOUTS = 32  # Isaac Lab's skrl_direct_ppo_cfg.yaml for Cartpole: metrics/updates every 32 steps
-UPDATE_STEPS = 8 * 8  # optimizer steps per PPO update: learning_epochs x mini_batches
+_AGENT = load_task_config(CARTPOLE_CONFIG).resolved()["agent"]["agent"]  # task_configs/cartpole.yaml as trained
+ROLLOUTS = _AGENT["rollouts"]  # metrics and PPO updates every ROLLOUTS steps
+UPDATE_STEPS = _AGENT["learning_epochs"] * _AGENT["mini_batches"]  # optimizer steps per PPO update
 
 
 def _adam_steps(path: Path) -> int:
@@ -175,7 +178,7 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     first_after = resumed[start + ROLLOUTS]
     assert first_after["Policy/Standard_deviation"] == pytest.approx(before[start]["Policy/Standard_deviation"],
                                                                      abs=0.05)
-    # and so was the optimizer: Adam's step count equals an uninterrupted run's (8 updates x 8 epochs x 8 batches)
+    # and so was the optimizer: Adam's step count equals an uninterrupted run's (updates x epochs x mini-batches)
     assert _adam_steps(run_dir / "checkpoints" / "agent_256.pt") == UPDATE_STEPS * 256 // ROLLOUTS
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert {f"agent_{s}.pt" for s in (64, 128, 192, 256)} <= set(manifest["checkpoints"])
@@ -188,16 +191,16 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     warm = json.loads((warm_dir / "train_result.json").read_text())
     assert warm["start_timestep"] == 0 and warm["warm_started_from"] == str(best)
     warm_metrics = read_metrics(warm_dir)
-    assert [m["timestep"] for m in warm_metrics] == [32, 64]
+    assert [m["timestep"] for m in warm_metrics] == list(range(ROLLOUTS, 65, ROLLOUTS))
     trained_last = trained_cartpole.metrics()[-1]
     # the trained weights came along (a fresh policy starts at std 1.0 and falls over within ~100 steps) ...
     assert warm_metrics[0]["Policy/Standard_deviation"] == pytest.approx(
         trained_last["Policy/Standard_deviation"], abs=0.05)
     assert (warm_metrics[-1]["Reward/Instantaneous_reward_mean"]
             > trained_cartpole.metrics()[0]["Reward/Instantaneous_reward_mean"])
-    # ... but not the optimizer or counters: Adam starts again (2 updates' worth of steps, not the trained run's)
-    assert _adam_steps(warm_dir / "checkpoints" / "agent_64.pt") == UPDATE_STEPS * 2
-    assert _adam_steps(best) > UPDATE_STEPS * 2
+    # ... but not the optimizer or counters: Adam starts again (64 steps' worth of updates, not the trained run's)
+    assert _adam_steps(warm_dir / "checkpoints" / "agent_64.pt") == UPDATE_STEPS * 64 // ROLLOUTS
+    assert _adam_steps(best) > UPDATE_STEPS * 64 // ROLLOUTS
 
 
 def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_path):
