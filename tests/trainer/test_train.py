@@ -29,6 +29,14 @@ ROLLOUTS = _AGENT["rollouts"]  # metrics and PPO updates every ROLLOUTS steps
 UPDATE_STEPS = _AGENT["learning_epochs"] * _AGENT["mini_batches"]  # optimizer steps per PPO update
 
 
+def _policy_std(path: Path) -> float:
+    """The exploration std a checkpoint's policy starts from (skrl's GaussianMixin: exp of its log_std parameter)."""
+    import torch
+
+    policy = torch.load(path, map_location="cpu", weights_only=False)["policy"]
+    return float(next(v for k, v in policy.items() if k.endswith("log_std_parameter")).exp().mean())
+
+
 def _adam_steps(path: Path) -> int:
     import torch
 
@@ -192,10 +200,8 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     assert warm["start_timestep"] == 0 and warm["warm_started_from"] == str(best)
     warm_metrics = read_metrics(warm_dir)
     assert [m["timestep"] for m in warm_metrics] == list(range(ROLLOUTS, 65, ROLLOUTS))
-    trained_last = trained_cartpole.metrics()[-1]
     # the trained weights came along (a fresh policy starts at std 1.0 and falls over within ~100 steps) ...
-    assert warm_metrics[0]["Policy/Standard_deviation"] == pytest.approx(
-        trained_last["Policy/Standard_deviation"], abs=0.05)
+    assert warm_metrics[0]["Policy/Standard_deviation"] == pytest.approx(_policy_std(best), abs=0.05)
     assert (warm_metrics[-1]["Reward/Instantaneous_reward_mean"]
             > trained_cartpole.metrics()[0]["Reward/Instantaneous_reward_mean"])
     # ... but not the optimizer or counters: Adam starts again (64 steps' worth of updates, not the trained run's)
@@ -220,7 +226,7 @@ def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_
             {k: v for k, v in m.items() if not k.startswith("Stats/") and k != "wall_s"}
             for m in read_metrics(tmp_path / name)
         ]
-    assert len(curves["a"]) == 3
+    assert len(curves["a"]) == 96 // ROLLOUTS
     assert curves["a"] == curves["b"] == curves["eager"]
     import torch
 
