@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from trainer.config import TaskConfig
-from trainer.kernel_cache import configure as configure_kernel_cache
 
 
 @contextlib.contextmanager
@@ -33,7 +32,6 @@ def make_env(
     num_envs = num_envs or cfg.num_envs
     seed = cfg.seed if seed is None else seed
     device = device or cfg.device
-    configure_kernel_cache(device)  # per-device Warp cache folder, before Warp starts
     from skrl.utils import set_seed
 
     set_seed(seed)
@@ -54,7 +52,7 @@ def _isaaclab_env(
     configure_asset_root(asset_root)
     from trainer.isaaclab_compat import prepare_isaaclab_import
 
-    prepare_isaaclab_import()
+    prepare_isaaclab_import(device)
     import gymnasium as gym
     import isaaclab_tasks  # noqa: F401  (registers the Isaac-* gym ids)
     from isaaclab.app import launch_simulation

@@ -280,7 +280,7 @@ def task_interface(cfg: TaskConfig, observation_dim: int | None = None, action_d
             env.close()
     from trainer.isaaclab_compat import prepare_isaaclab_import
 
-    prepare_isaaclab_import()
+    prepare_isaaclab_import(cfg.device)
     from isaaclab_tasks.utils import resolve_task_config
 
     env_cfg, _ = resolve_task_config(cfg.task_id, None, overrides=[])

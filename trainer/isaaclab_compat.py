@@ -13,14 +13,14 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from trainer.paths import ensure_warp_cache
+from trainer.kernel_cache import configure as configure_kernel_cache
 
 HYDRA_ANTLR = "4.9"
 
 
-def prepare_isaaclab_import() -> None:
-    """Call before the first `import isaaclab*`: Warp kernel cache location + hydra's ANTLR runtime."""
-    ensure_warp_cache()  # importing Isaac Lab initialises Warp, which would otherwise cache into ~/.cache
+def prepare_isaaclab_import(device: str) -> None:
+    """Call before the first `import isaaclab*`: the device's Warp kernel cache folder + hydra's ANTLR runtime."""
+    configure_kernel_cache(device)  # importing Isaac Lab initialises Warp, which would otherwise cache into ~/.cache
     try:
         installed = metadata.version("antlr4-python3-runtime")
     except metadata.PackageNotFoundError:
