@@ -74,13 +74,14 @@ def test_graphql_launch_then_materialize_in_the_browser(dagster_dev, real_chain)
             dialog.get_by_role("button", name="All", exact=True).click()
             dialog.get_by_role("button", name="Launch 1 run").click()
 
-            page.goto(f"{server.url}/runs")
+            # stay on the page until the run exists: navigating away at once can cancel the UI's launch request
             query = ('{ runsOrError(filter: {tags: [{key: "dagster/partition", value: "cartpole"}]}) '
                      '{ ... on Runs { results { runId status } } } }')
             deadline = time.time() + 240  # a launch from the UI can go through the daemon: slow on a busy box
             while len(runs := server.graphql(query)["runsOrError"]["results"]) < 2 and time.time() < deadline:
                 time.sleep(1)
             assert len(runs) == 2, runs  # the GraphQL launch and the one just clicked
+            page.goto(f"{server.url}/runs")
             assert server.wait_run(runs[0]["runId"]) == "SUCCESS"
             page.goto(f"{server.url}/runs/{runs[0]['runId']}")
             expect(page.get_by_text("Success").first).to_be_visible()
