@@ -7,6 +7,9 @@ Runs `trainer.train` on a task config and instruments its loop (trainer/train.py
   --mode torch     torch.profiler over `--profile-steps` env steps after a warm-up: the top ops by self CPU time
                    and by device time, plus the number of kernel launches per env step
   --mode none      plain run (the throughput to compare with)
+  --mode envcheck  after the run, step the same env again 200 times each: with zero actions, with the policy's
+                   actions, with the policy's actions recorded, and the full loop (policy, record, PPO update): the
+                   ms per env step of each says whether the env, the agent or their interleaving costs the time
 For a Python-level view run it under py-spy:  py-spy record -f raw -o spy.txt -- python bench/gpu_profile.py ...
 
     python bench/gpu_profile.py --config task_configs/cartpole_gpu.yaml --mode phases --timesteps 320
@@ -55,7 +58,7 @@ def _instrument_phases(agent, env, totals: collections.Counter, counts: collecti
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "task_configs" / "cartpole_gpu.yaml")
-    parser.add_argument("--mode", choices=["phases", "torch", "none"], default="phases")
+    parser.add_argument("--mode", choices=["phases", "torch", "none", "envcheck"], default="phases")
     parser.add_argument("--timesteps", type=int, default=320)
     parser.add_argument("--num-envs", type=int)
     parser.add_argument("--profile-steps", type=int, default=64)
@@ -117,6 +120,10 @@ def main() -> None:
                                                                   "cudaLaunchKernelExC", "cudaGraphLaunch"))
             tables["launches_per_step"] = f"{launches / max(args.profile_steps, 1):.1f}"
             return None
+        if args.mode == "envcheck":
+            original_loop(trainer, agent, state, start)
+            tables["envcheck"] = json.dumps(_envcheck(trainer.env, agent, cfg.timesteps), indent=1)
+            return None
         return original_loop(trainer, agent, state, start)
 
     train_mod._train_loop = loop
@@ -135,6 +142,50 @@ def main() -> None:
         print(f"\n== {name} ==\n{table}")
     if args.out:
         args.out.write_text(json.dumps({**report, "tables": tables}, indent=1))
+
+
+def _envcheck(env, agent, timesteps: int, steps: int = 200) -> dict:
+    import torch
+
+    def timed(label, body):
+        for _ in range(10):
+            body()
+        _sync(agent.device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            body()
+        _sync(agent.device)
+        out[label] = round(1000 * (time.perf_counter() - t0) / steps, 3)
+
+    out: dict = {}
+    obs = {"o": env.reset()[0]}
+    zeros = torch.zeros(env.num_envs, env.action_space.shape[0], device=env.device)
+    with torch.no_grad():
+        timed("env.step(zeros)", lambda: env.step(zeros))
+
+        def act_step(record: bool):
+            actions, _ = agent.act(obs["o"], None, timestep=0, timesteps=timesteps)
+            nxt, rew, term, trunc, infos = env.step(actions)
+            if record:
+                agent.record_transition(observations=obs["o"], states=None, actions=actions, rewards=rew,
+                                        next_observations=nxt, next_states=None, terminated=term, truncated=trunc,
+                                        infos=infos, timestep=0, timesteps=timesteps)
+            obs["o"] = nxt
+
+        timed("act + env.step", lambda: act_step(False))
+        timed("act + env.step + record", lambda: act_step(True))
+        timed("env.step(zeros) again", lambda: env.step(zeros))
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        gpu = []
+        for _ in range(50):
+            actions, _ = agent.act(obs["o"], None, timestep=0, timesteps=timesteps)
+            start.record()
+            obs["o"] = env.step(actions)[0]
+            end.record()
+            end.synchronize()
+            gpu.append(start.elapsed_time(end))
+        out["env.step GPU-event ms (median)"] = sorted(gpu)[len(gpu) // 2]
+    return out
 
 
 def _merge(base: dict, extra: dict) -> dict:

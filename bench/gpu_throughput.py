@@ -1,8 +1,11 @@
 """GPU training throughput on Isaac-Cartpole-Direct, measured in ONE invocation on one GPU machine.
 
 Runs, each in its own process so nothing is shared but the Warp kernel cache:
-  raw        baseline B: raw environment stepping with zero actions (the simulator's ceiling)
-  isaaclab   baseline A: Isaac Lab 3.0's own `python -m isaaclab train --rl_library skrl`
+  raw        baseline B: raw environment stepping with zero actions (the simulator's ceiling), per Isaac Lab env
+             runtime (`--frontends`: the stable 'torch' env and the 'warp' twin); ours is compared with the one it
+             trains on (task_configs/cartpole_gpu.yaml `performance.env_frontend`) and with each
+  isaaclab   baseline A: Isaac Lab 3.0's own `python -m isaaclab train --rl_library skrl` (default runtime; also
+             with `--frontend warp` when listed in `--frontends`)
   stock      our trainer with skrl's stock PPO loop (`performance.lean: false`)
   ours       our trainer as shipped for GPUs (task_configs/cartpole_gpu.yaml)
 and prints env-steps/s, time to solve (mean episode length >= 95 % of max, from metrics.jsonl) and the ratios the
@@ -43,7 +46,7 @@ def _run(cmd: list[str], env: dict | None = None, timeout: int = 900) -> tuple[s
     return proc.stdout + proc.stderr, wall
 
 
-def raw_stepping(num_envs: int, steps: int) -> float:
+def raw_stepping(num_envs: int, steps: int, frontend: str) -> float:
     """Baseline B, in this process: env-steps/s of zero-action stepping after warm-up."""
     import torch
 
@@ -51,6 +54,7 @@ def raw_stepping(num_envs: int, steps: int) -> float:
     from trainer.envs import make_env
 
     cfg = load_task_config(ROOT / "task_configs" / "cartpole_gpu.yaml")
+    cfg.performance.env_frontend = frontend
     with make_env(cfg, num_envs=num_envs) as env:
         env.reset()
         actions = torch.zeros((num_envs, env.action_space.shape[0]), device=env.device)
@@ -64,10 +68,10 @@ def raw_stepping(num_envs: int, steps: int) -> float:
         return steps * num_envs / (time.perf_counter() - t0)
 
 
-def baseline_a(num_envs: int, iterations: int) -> dict:
+def baseline_a(num_envs: int, iterations: int, frontend: str = "torch") -> dict:
     """Isaac Lab's own skrl training CLI; its 'Training time' covers runner.run() (plus wrapper/agent build)."""
     out, wall = _run([sys.executable, "-m", "isaaclab", "train", "--rl_library", "skrl", "--task", TASK,
-                      "--num_envs", str(num_envs), "--max_iterations", str(iterations)])
+                      "--num_envs", str(num_envs), "--max_iterations", str(iterations), "--frontend", frontend])
     match = re.search(r"Training time: ([0-9.]+) seconds", out)
     if not match:
         raise SystemExit("baseline A printed no 'Training time'")
@@ -100,6 +104,7 @@ def ours(config: Path, num_envs: int, workdir: Path, label: str, overrides: dict
         "time_to_solve_s": solved["wall_s"] if solved else None,
         "env_steps_to_solve": solved["env_steps"] if solved else None,
         "final_mean_episode_length": result.get("final_mean_episode_length"),
+        "cuda_graphs": result.get("cuda_graphs"),
         "start_to_first_step_s": float(first.group(1)) if first else None,
         "since_launch_s": round(time.monotonic() - t0, 1),
     }
@@ -115,10 +120,16 @@ def main() -> None:
                         help="first, start once restoring the Warp kernel cache from this store prefix into the "
                              "(empty) default cache, and time it to the first training step")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--frontends", nargs="+", default=["torch", "warp"], choices=["torch", "warp"],
+                        help="Isaac Lab env runtimes to measure raw stepping with at 4096 envs (other sizes: the "
+                             "shipped config's runtime only)")
+    parser.add_argument("--baseline-frontends", nargs="+", default=["torch"], choices=["torch", "warp"],
+                        help="runtimes to run the Isaac Lab CLI with (baseline A proper is the default 'torch')")
     parser.add_argument("--_raw", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_frontend", default="torch", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._raw:
-        print(json.dumps({"raw": raw_stepping(args._raw, args.raw_steps)}))
+        print(json.dumps({"raw": raw_stepping(args._raw, args.raw_steps, args._frontend)}))
         return
 
     import torch
@@ -128,6 +139,8 @@ def main() -> None:
                                      check=False, capture_output=True, text=True).stdout.strip()}
     results: dict = {"machine": info, "runs": {}}
     config = ROOT / "task_configs" / "cartpole_gpu.yaml"
+    shipped_frontend = yaml.safe_load(config.read_text()).get("performance", {}).get("env_frontend", "torch")
+    results["shipped_env_frontend"] = shipped_frontend
     from trainer.kernel_cache import cache_files, configure
 
     # one Warp cache for every process, Isaac Lab's CLI included: the trainer's per-device folder
@@ -149,11 +162,19 @@ def main() -> None:
         for n in args.num_envs:
             run: dict = {}
             if "raw" not in args.skip:
-                out, _ = _run([sys.executable, __file__, "--_raw", str(n), "--raw-steps", str(args.raw_steps)])
-                line = next(x for x in out.splitlines() if x.startswith('{"raw"'))  # the simulator logs around it
-                run["raw_env_steps_per_s"] = json.loads(line)["raw"]
+                run["raw_by_frontend"] = {}
+                for frontend in sorted(set(args.frontends if n == 4096 else []) | {shipped_frontend}):
+                    out, _ = _run([sys.executable, __file__, "--_raw", str(n), "--raw-steps", str(args.raw_steps),
+                                   "--_frontend", frontend])
+                    line = next(x for x in out.splitlines() if x.startswith('{"raw"'))  # the simulator logs around
+                    run["raw_by_frontend"][frontend] = json.loads(line)["raw"]
+                run["raw_env_steps_per_s"] = run["raw_by_frontend"][shipped_frontend]  # what ours trains on
             if "isaaclab" not in args.skip and n == 4096:
-                run["baseline_a"] = baseline_a(n, args.baseline_iterations)
+                if "torch" in args.baseline_frontends:  # the issue's baseline: Isaac Lab's default runtime
+                    run["baseline_a"] = baseline_a(n, args.baseline_iterations)
+                for frontend in args.baseline_frontends:
+                    if frontend != "torch":
+                        run[f"baseline_a_{frontend}"] = baseline_a(n, args.baseline_iterations, frontend)
             if "stock" not in args.skip:
                 run["stock"] = ours(config, n, work, "stock", {"performance": {"lean": False}})
             run["ours"] = ours(config, n, work, "ours")
@@ -161,8 +182,12 @@ def main() -> None:
             ratios = {}
             if "raw_env_steps_per_s" in run:
                 ratios["ours_vs_raw"] = o / run["raw_env_steps_per_s"]
+                for frontend, raw in run["raw_by_frontend"].items():
+                    ratios[f"ours_vs_raw_{frontend}"] = o / raw
             if "baseline_a" in run:
                 ratios["ours_vs_baseline_a"] = o / run["baseline_a"]["env_steps_per_s"]
+            for key in [k for k in run if k.startswith("baseline_a_")]:
+                ratios[f"ours_vs_{key}"] = o / run[key]["env_steps_per_s"]
             if "stock" in run:
                 ratios["ours_vs_stock"] = o / run["stock"]["env_steps_per_s"]
             run["ratios"] = {k: round(v, 3) for k, v in ratios.items()}

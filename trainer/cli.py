@@ -5,11 +5,16 @@ command line (`trainer.evaluate.main(argv)` / `trainer.export.main(argv)`), impo
 module owns its own arguments and `train`/`validate` never import them.
 
 Exit codes: 0 ok, 2 bad input (config, run directory, checkpoint), 1 anything else.
+
+`train` with `gpus: N > 1` and `device: cuda` (or `--nproc-per-node N`, also on CPU) checks its input, then runs
+itself again as N ranks under torchrun (trainer/distributed.py) and exits with their code (2 if any rank rejected
+its input). Under torchrun (WORLD_SIZE set) it is one rank and joins the process group.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -21,6 +26,7 @@ EPILOG = """examples:
   python -m trainer train --config task_configs/cartpole.yaml --run-dir .data/runs/cartpole/local/run1
   python -m trainer train --config task_configs/cartpole.yaml --run-dir .data/runs/cartpole/local/run1 --resume
   python -m trainer train --config task_configs/cartpole.yaml --run-dir DIR2 --warm-start DIR/checkpoints/best_agent.pt
+  python -m trainer train --config task_configs/cartpole.yaml --run-dir DIR3 --nproc-per-node 2   (2 CPU ranks)
   python -m trainer evaluate --config task_configs/cartpole.yaml --run-dir DIR --out DIR/eval
   python -m trainer export --config task_configs/cartpole.yaml --run-dir DIR --out DIR/export
   python -m trainer assets
@@ -54,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--timesteps", type=int, help="override training length (timesteps per env)")
     train.add_argument("--device", help="override device: cpu, cuda, cuda:N")
     train.add_argument("--seed", type=int, help="override seed")
+    train.add_argument("--nproc-per-node", type=int, metavar="N",
+                       help="run N ranks on this node, overriding the task's gpus (default: gpus on CUDA, 1 on CPU); "
+                            "on CPU: N gloo ranks, for tests and debugging. num_envs is per rank")
     train.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or the local sqlite store)")
     train.add_argument("--experiment", help="MLflow experiment name (default: the task config's name)")
     train.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
@@ -78,10 +87,11 @@ def _bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.agent import AgentConfigError
     from trainer.checkpoints import CheckpointError
     from trainer.config import ConfigError
+    from trainer.distributed import DistributedConfigError
     from trainer.sim_assets import AssetError
     from trainer.train import RunDirError
 
-    return ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError
+    return ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -108,20 +118,43 @@ def _cmd_assets(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    if args.kernel_cache:  # read by trainer.kernel_cache.KernelCache.open in train(), like a launcher's env var
-        import os
+    import os
 
+    if args.kernel_cache:  # read by trainer.kernel_cache.KernelCache.open in train(), like a launcher's env var
         from trainer.kernel_cache import KERNEL_CACHE_ENV
 
         os.environ[KERNEL_CACHE_ENV] = args.kernel_cache
+    from trainer import distributed
     from trainer.config import load_task_config
-    from trainer.pipes import pipes_session
-    from trainer.train import materialization_metadata, train
+    from trainer.pipes import PipesSession, pipes_session
+    from trainer.train import check_request, materialization_metadata, train
 
-    cfg = load_task_config(args.config).with_overrides(
-        num_envs=args.num_envs, timesteps=args.timesteps, device=args.device, seed=args.seed
+    cfg = load_task_config(args.config)
+    gpus = None
+    if args.device and args.device != "cuda":
+        gpus = 1  # `--device cpu` / `cuda:N` trains on that one device, whatever the task's gpus
+    elif (args.device or cfg.device) == "cuda" and args.nproc_per_node:
+        gpus = args.nproc_per_node
+    cfg = cfg.with_overrides(
+        num_envs=args.num_envs, timesteps=args.timesteps, device=args.device, seed=args.seed, gpus=gpus
     )
-    with pipes_session() as pipes:
+    world = distributed.requested_world_size(cfg.device, cfg.gpus, args.nproc_per_node)
+    started = distributed.from_env()
+    if world > 1 and not started.is_distributed:
+        distributed.check_devices(cfg.device, world)
+        check_request(cfg, args.run_dir, resume=args.resume, warm_start=args.warm_start, world_size=world)
+        return distributed.launch(world, args.argv)
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", started.world_size))
+    if started.is_distributed and per_node != world:  # gpus is per node: torchrun may span several nodes
+        raise distributed.DistributedConfigError(
+            f"gpus: the run asks for {world} process(es) per node but torchrun started {per_node} "
+            "(LOCAL_WORLD_SIZE); set torchrun's --nproc-per-node to the task's gpus, or pass the same "
+            "--nproc-per-node to the trainer"
+        )
+
+    with distributed.process_group(cfg.device) as rank, (
+        pipes_session() if rank.is_main else contextlib.nullcontext(PipesSession(None))
+    ) as pipes:
         result = train(
             cfg,
             args.run_dir,
@@ -133,6 +166,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             asset_root=args.asset_root,
             pipes=pipes,
         )
+        if result is None:  # a non-zero rank: rank 0 reports
+            return EXIT_OK
         metadata = materialization_metadata(result)
         if args.artifact_uri:
             from trainer.storage import publish_run_dir
@@ -142,7 +177,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             metadata["artifact_uri"] = args.artifact_uri
         pipes.report_materialization(metadata, data_version=result.best_checkpoint_sha256[:16])
     print(
-        f"[trainer] done: {result.timesteps} timesteps x {result.num_envs} envs in {result.train_time_s:.1f} s "
+        f"[trainer] done: {result.timesteps} timesteps x {result.total_envs} envs in {result.train_time_s:.1f} s "
         f"({result.env_steps_per_s:,.0f} env-steps/s), final mean return {result.final_mean_return}, "
         f"episode length {result.final_mean_episode_length}; best checkpoint {result.best_checkpoint}",
         flush=True,
@@ -160,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
+    args.argv = argv  # a distributed `train` runs this same command line once per rank
     try:
         return COMMANDS[args.command](args)
     except _bad_input_errors() as exc:

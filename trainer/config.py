@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -21,7 +21,9 @@ from pydantic import (
     PositiveInt,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from trainer import tasks
@@ -69,6 +71,17 @@ class PerformanceSettings(_Strict):
         description="Isaac Lab tasks on CPU: replay the physics step as a Warp CPU graph (trainer/cpu_graph.py); "
         "bit-identical results, ~4x faster stepping; false = Isaac Lab's eager CPU path",
     )
+    cuda_graphs: bool = Field(
+        default=True,
+        description="with `lean` on a CUDA device: replay the policy act and each PPO mini-batch step as CUDA graphs "
+        "(trainer/graphs.py); same maths, a few kernel launches instead of hundreds",
+    )
+    env_frontend: Literal["torch", "warp"] = Field(
+        default="torch",
+        description="Isaac Lab tasks: the env runtime, as Isaac Lab's `--frontend` selects it. 'warp' "
+        "(isaaclab_experimental) runs the same task id's Warp twin with its step captured in CUDA graphs and "
+        "mask-based resets (no host syncs); 'torch' is the stable env",
+    )
 
 
 class TaskConfig(_Strict):
@@ -79,7 +92,11 @@ class TaskConfig(_Strict):
     timesteps: PositiveInt = Field(description="training length in env-steps per env (skrl timesteps)")
     seed: int = Field(default=42, ge=0)
     device: str = Field(default="cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
-    gpus: PositiveInt = 1
+    gpus: PositiveInt = Field(
+        default=1,
+        description="GPUs of one node to train on, one process (rank) each; num_envs is per rank "
+        "(trainer/distributed.py)",
+    )
     checkpoint_interval: PositiveInt = Field(description="timesteps between checkpoints (a multiple of rollouts)")
     agent: AgentSpec = Field(default_factory=AgentSpec)
     success: SuccessCriteria = Field(default_factory=SuccessCriteria)
@@ -97,6 +114,26 @@ class TaskConfig(_Strict):
         if tasks.lookup(value) is None:
             raise ValueError(f"unknown task {value!r} (allowed: {', '.join(tasks.known_tasks())})")
         return value
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus_need_cuda(cls, value: int, info: ValidationInfo) -> int:
+        device = info.data.get("device")
+        if value > 1 and device is not None and device != "cuda":
+            raise ValueError(
+                f"more than one GPU trains as one process per GPU and needs device: cuda (each rank then uses "
+                f"cuda:LOCAL_RANK), not device: {device!r} (allowed: 1 with any device; more with device: cuda)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _frontend_needs_isaaclab(self) -> TaskConfig:
+        if self.performance.env_frontend != "torch" and self.family != "isaaclab":
+            raise ValueError(
+                f"performance.env_frontend: {self.performance.env_frontend!r} is an Isaac Lab env runtime; "
+                f"{self.family} tasks run as they are (allowed here: torch)"
+            )
+        return self
 
     @property
     def task_ref(self) -> tasks.TaskRef:

@@ -27,16 +27,18 @@ def make_env(
     """Yield the skrl-wrapped env for `cfg` (num_envs/seed/device default to the config's); closed on exit.
 
     The env is seeded, and so are skrl's/torch's global generators (skrl's gymnasium wrapper seeds its first reset
-    from skrl's global seed), so the same seed gives the same episodes.
+    from skrl's global seed), so the same seed gives the same episodes. In a distributed run (trainer/distributed.py)
+    skrl's `set_seed` adds the rank, and the env takes that seed too: each rank steps different episodes.
     """
     num_envs = num_envs or cfg.num_envs
     seed = cfg.seed if seed is None else seed
     device = device or cfg.device
     from skrl.utils import set_seed
 
-    set_seed(seed)
+    seed = set_seed(seed)  # seed + rank in a distributed run
     if cfg.family == "isaaclab":
-        with _isaaclab_env(cfg.task_id, num_envs, seed, device, asset_root, cfg.performance.cpu_graph) as env:
+        with _isaaclab_env(cfg.task_id, num_envs, seed, device, asset_root, cfg.performance.cpu_graph,
+                           cfg.performance.env_frontend) as env:
             yield env
     else:
         with _gymnasium_env(cfg.task_id, num_envs, seed, device) as env:
@@ -45,7 +47,8 @@ def make_env(
 
 @contextlib.contextmanager
 def _isaaclab_env(
-    task_id: str, num_envs: int, seed: int, device: str, asset_root: str | None, cpu_graph: bool
+    task_id: str, num_envs: int, seed: int, device: str, asset_root: str | None, cpu_graph: bool,
+    frontend: str = "torch",
 ) -> Iterator[Any]:
     from trainer.sim_assets import configure_asset_root
 
@@ -70,7 +73,13 @@ def _isaaclab_env(
     with launch_simulation(env_cfg, {"headless": True, "device": device}):
         from isaaclab_rl.skrl import SkrlVecEnvWrapper
 
-        env = SkrlVecEnvWrapper(gym.make(task_id, cfg=env_cfg), ml_framework="torch")
+        if frontend == "warp":  # Isaac Lab's own `--frontend warp` path: the task id's Warp twin
+            from isaaclab_experimental.envs.frontend import WarpFrontend
+
+            raw = WarpFrontend.build_env(env_cfg, task_id)
+        else:
+            raw = gym.make(task_id, cfg=env_cfg)
+        env = SkrlVecEnvWrapper(raw, ml_framework="torch")
         try:
             yield env
         finally:

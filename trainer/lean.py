@@ -13,7 +13,10 @@ two documented differences in *bookkeeping*, not learning:
   keeps the last 100 episodes and averages per step; with thousands of envs the interval-wide value is the more
   faithful number);
 - Adam runs its fused CUDA kernel (`fused=True`) with the same hyper-parameters.
-On CPU the changes are harmless (there is no queue to drain); `Train.lean` in the task config turns it on.
+On CPU the changes are harmless (there is no queue to drain); `performance.lean` in the task config turns it on, and
+`performance.cuda_graphs` (CUDA only) replays the act and each mini-batch step as CUDA graphs (trainer/graphs.py),
+falling back to these eager methods with a warning if a capture fails. In a distributed run (trainer/distributed.py)
+gradients and the KL are averaged over the ranks, as skrl's own PPO does.
 """
 
 from __future__ import annotations
@@ -113,8 +116,26 @@ def _lean_methods():
     """The overriding methods, built lazily so importing this module never imports torch or skrl."""
     import torch
     import torch.nn.functional as F
+    from skrl import config as skrl_config
     from skrl.agents.torch.ppo.ppo import compute_gae
     from skrl.resources.schedulers.torch import KLAdaptiveLR
+
+    from trainer import graphs
+
+    def act(self, observations, states, *, timestep, timesteps):
+        if not (self._cuda_graphs and self.training):
+            return super(type(self), self).act(observations, states, timestep=timestep, timesteps=timesteps)
+        graph = self._graphed_act
+        if graph is None or not graph.matches(observations, states):
+            try:
+                graph = self._graphed_act = graphs.GraphedAct(self, observations, states)
+            except Exception as exc:  # an optimisation must never stop a training: warn, go on eagerly
+                _graphs_off(self, f"capturing the policy act failed ({type(exc).__name__}: {exc})")
+                return super(type(self), self).act(observations, states, timestep=timestep, timesteps=timesteps)
+        actions, outputs, values = graph(observations, states)
+        self._current_log_prob = outputs["log_prob"]  # static graph outputs, consumed before the next replay
+        self._current_values = values
+        return actions, outputs
 
     def record_transition(self, *, observations, states, actions, rewards, next_observations, next_states,
                           terminated, truncated, infos, timestep, timesteps):
@@ -150,6 +171,7 @@ def _lean_methods():
 
     def update(self, *, timestep, timesteps):
         cfg = self.cfg
+        distributed = skrl_config.torch.is_distributed
         with torch.no_grad(), torch.autocast(device_type=self._device_type, enabled=cfg.mixed_precision):
             inputs = {"observations": self._observation_preprocessor(self._current_next_observations),
                       "states": self._state_preprocessor(self._current_next_states)}
@@ -178,7 +200,27 @@ def _lean_methods():
         if self.policy is self.value:
             params = list(self.policy.parameters())
         steps = 0
-        for epoch in range(cfg.learning_epochs):
+        graphed = _graphed_mini_batch(self, flat, batch)
+        if graphed is not None:
+            graphed.totals.zero_()
+            for epoch in range(cfg.learning_epochs):
+                graphed.kl_sum.zero_()
+                perm = torch.randperm(size, device=flat[0].device)
+                for k in range(cfg.mini_batches):
+                    graphed.step(flat, perm[k * batch:(k + 1) * batch], first_epoch=not epoch)
+                    steps += 1
+                if self.scheduler:
+                    if isinstance(self.scheduler, KLAdaptiveLR):
+                        kl = graphed.kl_sum / cfg.mini_batches
+                        if distributed:  # every rank must take the same learning-rate step
+                            torch.distributed.all_reduce(kl, op=torch.distributed.ReduceOp.SUM)
+                            kl /= skrl_config.torch.world_size
+                        self.scheduler.step(kl.item())  # the one sync per epoch
+                    else:
+                        self.scheduler.step()
+                    graphed.sync_lr()
+            totals = graphed.totals
+        for epoch in range(cfg.learning_epochs if graphed is None else 0):
             kls = []
             perm = torch.randperm(size, device=flat[0].device)  # on the device: no blocking host copy
             for k in range(cfg.mini_batches):
@@ -205,6 +247,10 @@ def _lean_methods():
                     value_loss = cfg.value_loss_scale * F.mse_loss(ret, predicted)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(policy_loss + entropy + value_loss).backward()
+                if distributed:  # skrl's own all-reduce: mean gradient over the ranks
+                    self.policy.reduce_parameters()
+                    if self.policy is not self.value:
+                        self.value.reduce_parameters()
                 if cfg.grad_norm_clip > 0:
                     self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_norm_clip, foreach=True)
@@ -214,7 +260,11 @@ def _lean_methods():
                 steps += 1
             if self.scheduler:
                 if isinstance(self.scheduler, KLAdaptiveLR):
-                    self.scheduler.step(torch.stack(kls).mean().item())  # the one sync per epoch
+                    kl = torch.stack(kls).mean()
+                    if distributed:  # every rank must take the same learning-rate step
+                        torch.distributed.all_reduce(kl, op=torch.distributed.ReduceOp.SUM)
+                        kl /= skrl_config.torch.world_size
+                    self.scheduler.step(kl.item())  # the one sync per epoch
                 else:
                     self.scheduler.step()
         policy_l, value_l, entropy_l = (totals / max(steps, 1)).tolist()
@@ -222,31 +272,79 @@ def _lean_methods():
         self.track_data("Loss / Value loss", value_l)
         if cfg.entropy_loss_scale:
             self.track_data("Loss / Entropy loss", entropy_l)
-        self.track_data("Policy / Standard deviation", self.policy.distribution(role="policy").stddev.mean().item())
+        std = graphed.std if graphed is not None else self.policy.distribution(role="policy").stddev.mean()
+        self.track_data("Policy / Standard deviation", std.item())
         if self.scheduler:
             self.track_data("Learning / Learning rate", self.scheduler.get_last_lr()[0])
 
-    return {"record_transition": record_transition, "post_interaction": post_interaction, "update": update}
+    return {"act": act, "record_transition": record_transition, "post_interaction": post_interaction,
+            "update": update}
 
 
-def make_lean(agent: Any, num_envs: int) -> Any:
-    """Switch a constructed skrl PPO agent (before training starts) to the sync-free methods above; returns it."""
+def _graphs_off(agent: Any, why: str, *, update_only: bool = False) -> None:
+    import warnings
+
+    if update_only:
+        agent._graphed_update_failed = True
+    else:
+        agent._cuda_graphs = False
+    warnings.warn(f"CUDA graphs off, training continues eagerly: {why}", RuntimeWarning, stacklevel=2)
+
+
+def _graphed_mini_batch(agent: Any, flat: list, batch: int) -> Any:
+    """The agent's graphed mini-batch step (captured on first use), or None where the eager loop must run."""
+    if not agent._cuda_graphs or agent._graphed_update_failed:
+        return None
+    from trainer import graphs
+
+    graphed = agent._graphed_mini_batch
+    if graphed is not None and graphed.inputs[0].shape[0] == batch:
+        return graphed
+    reason = graphs.unsupported_reason(agent)
+    if reason is not None:
+        if not agent._graphs_noted:
+            print(f"[trainer] PPO mini-batch step runs eagerly: {reason}", flush=True)
+            agent._graphs_noted = True
+        return None
+    try:
+        agent._graphed_mini_batch = graphs.GraphedMiniBatch(agent, flat, batch)
+    except Exception as exc:  # state is restored by the capture itself; go on eagerly
+        _graphs_off(agent, f"capturing the PPO mini-batch step failed ({type(exc).__name__}: {exc})",
+                    update_only=True)
+        return None
+    return agent._graphed_mini_batch
+
+
+def make_lean(agent: Any, num_envs: int, cuda_graphs: bool = False) -> Any:
+    """Switch a constructed skrl PPO agent (before training starts) to the sync-free methods above; returns it.
+
+    `cuda_graphs` (CUDA devices only) replays the act and the mini-batch step as CUDA graphs (trainer/graphs.py).
+    """
     import torch
     from skrl.agents.torch.ppo import PPO
+
+    from trainer import graphs
 
     if not isinstance(agent, PPO):
         raise TypeError(f"the lean loop supports skrl PPO agents only, got {type(agent).__name__}")
     lean_cls = type(f"Lean{type(agent).__name__}", (type(agent),), _lean_methods())
     agent.__class__ = lean_cls
     agent._episode_stats = EpisodeStats(num_envs, agent.device, capacity=max(agent.write_interval, 1))
+    agent._cuda_graphs = bool(cuda_graphs) and agent.device.type == "cuda"
+    agent._graphed_act = agent._graphed_mini_batch = None
+    agent._graphs_noted = agent._graphed_update_failed = False
+    if agent._cuda_graphs:
+        graphs.make_in_place(agent)
     if agent.device.type == "cuda" and isinstance(agent.optimizer, torch.optim.Adam):
         # fused Adam: one kernel for all parameters instead of several per tensor; same update rule
         old = agent.optimizer
         group = old.param_groups[0]
         fused = torch.optim.Adam([p for g in old.param_groups for p in g["params"]], lr=group["lr"],
                                  betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"],
-                                 fused=True)
+                                 fused=True, capturable=agent._cuda_graphs)
         fused.load_state_dict(old.state_dict())
+        for g in fused.param_groups:  # load_state_dict brought back the old groups' flags
+            g["fused"], g["capturable"] = True, agent._cuda_graphs
         agent.optimizer = fused
         agent.checkpoint_modules["optimizer"] = fused
         if agent.scheduler is not None:

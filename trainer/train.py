@@ -8,6 +8,10 @@ Resume vs warm-start:
 
 skrl 2.1's `SequentialTrainer.train()` always loops `range(cfg.timesteps)` and has no way to start at a later
 timestep, so `_train_loop` is its single-agent loop with a start offset (same calls, same order).
+
+Distributed runs (trainer/distributed.py): every rank calls `train`; rank 0 alone writes the run directory, MLflow,
+Pipes and the console, and returns the TrainResult (other ranks return None). Every rank resumes from the same
+verified checkpoint, read before rank 0 touches the directory.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from trainer import checkpoints
+from trainer import checkpoints, distributed
 from trainer.checkpoints import CheckpointError
 from trainer.config import TaskConfig, dump_resolved
 from trainer.pipes import PipesSession
@@ -44,7 +48,7 @@ class RunDirError(ValueError):
 class TrainResult:
     run_dir: str
     task: str
-    num_envs: int
+    num_envs: int  # per rank
     device: str
     gpu_count: int
     seed: int
@@ -64,6 +68,10 @@ class TrainResult:
     mlflow_run_id: str | None = None
     mlflow_tracking_uri: str | None = None
     checkpoint_uri: str | None = None
+    world_size: int = 1  # processes (ranks) that trained together
+    total_envs: int = 0  # num_envs * world_size; env_steps counts them all
+    rank_parameters_sha256: list[str] | None = None  # per rank, after training: equal when the ranks stayed in sync
+    cuda_graphs: dict[str, bool] | None = None  # which PPO paths ran as CUDA graphs (trainer/graphs.py) on rank 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
@@ -79,7 +87,7 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _prepare_run_dir(cfg: TaskConfig, run_dir: Path, resume: bool) -> dict[str, Any] | None:
+def _prepare_run_dir(cfg: TaskConfig, run_dir: Path, resume: bool, world_size: int = 1) -> dict[str, Any] | None:
     """Check the run dir against the request; returns the existing manifest when resuming."""
     manifest = checkpoints.read_manifest(run_dir)
     if manifest is None:
@@ -92,9 +100,14 @@ def _prepare_run_dir(cfg: TaskConfig, run_dir: Path, resume: bool) -> dict[str, 
             "--run-dir"
         )
     mismatched = [
-        f"{key} (run: {manifest.get(key)!r}, now: {now!r})"
-        for key, now in (("task", cfg.task), ("seed", cfg.seed), ("num_envs", cfg.num_envs))
-        if manifest.get(key) != now
+        f"{key} (run: {before!r}, now: {now!r})"
+        for key, now, before in (
+            ("task", cfg.task, manifest.get("task")),
+            ("seed", cfg.seed, manifest.get("seed")),
+            ("num_envs", cfg.num_envs, manifest.get("num_envs")),
+            ("world_size", world_size, manifest.get("world_size", 1)),  # runs from before distributed had one process
+        )
+        if before != now
     ]
     if mismatched:
         raise RunDirError(f"{run_dir}: cannot resume with a different {', '.join(mismatched)}")
@@ -147,6 +160,27 @@ def _resolve_warm_start(path: Path) -> Path:
     if checkpoints.read_manifest(path.parent.parent) is not None:
         checkpoints.verify(path)
     return path
+
+
+def check_request(
+    cfg: TaskConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    warm_start: str | os.PathLike | None = None,
+    world_size: int = 1,
+) -> tuple[dict[str, Any] | None, tuple[Path, dict[str, Any]] | None, Path | None]:
+    """Read-only checks of a training request: (existing manifest, checkpoint to resume from, warm-start path).
+
+    Raises RunDirError / CheckpointError (bad input). Writes nothing, so a launcher of N ranks can call it first.
+    """
+    if resume and warm_start is not None:
+        raise RunDirError("resume and warm-start are exclusive: resume continues this run, warm-start starts anew")
+    run_dir = Path(run_dir).resolve()
+    old_manifest = _prepare_run_dir(cfg, run_dir, resume, world_size)
+    resume_from = checkpoints.latest(run_dir, old_manifest) if old_manifest else None  # verifies sha256
+    warm_path = _resolve_warm_start(Path(warm_start)) if warm_start is not None else None
+    return old_manifest, resume_from, warm_path
 
 
 class _CheckpointWriter:
@@ -239,6 +273,8 @@ def _train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
 
     env, timesteps, env_info = trainer.env, trainer.cfg.timesteps, trainer.cfg.environment_info
     lean = hasattr(agent, "_episode_stats")  # trainer/lean.py: no per-step `.item()` either
+    # non-zero ranks of a distributed run log nothing (skrl zeroes their intervals): collect no env info there
+    logs_info = agent.write_interval > 0 or agent.checkpoint_interval > 0
     pending_info: dict[str, list] = {}
     agent.enable_training_mode(True)
     observations, infos = env.reset()
@@ -266,7 +302,7 @@ def _train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
                 timestep=timestep,
                 timesteps=timesteps,
             )
-            if env_info in infos:
+            if logs_info and env_info in infos:
                 for k, v in infos[env_info].items():
                     if isinstance(v, torch.Tensor) and v.numel() == 1:
                         if lean:  # keep it on the device; summarised once per write interval
@@ -294,30 +330,40 @@ def train(
     asset_root: str | None = None,
     pipes: PipesSession | None = None,
     console: Any = "stdout",
-) -> TrainResult:
-    """Train `cfg` into `run_dir` (see the module docstring for resume vs warm-start)."""
+) -> TrainResult | None:
+    """Train `cfg` into `run_dir` (see the module docstring for resume vs warm-start).
+
+    Inside `distributed.process_group()` this is one rank of a distributed run: only rank 0 writes anything and
+    returns the TrainResult; the other ranks return None.
+    """
     import sys
 
-    if resume and warm_start is not None:
-        raise RunDirError("resume and warm-start are exclusive: resume continues this run, warm-start starts anew")
+    rank = distributed.current()
+    main = rank.is_main
+    world = rank.world_size
+    total_envs = cfg.num_envs * world
     t_wall = time.monotonic()
     run_dir = Path(run_dir).resolve()
-    old_manifest = _prepare_run_dir(cfg, run_dir, resume)
-    resume_from = checkpoints.latest(run_dir, old_manifest) if old_manifest else None  # verifies sha256
-    warm_path = _resolve_warm_start(Path(warm_start)) if warm_start is not None else None
+    old_manifest, resume_from, warm_path = check_request(
+        cfg, run_dir, resume=resume, warm_start=warm_start, world_size=world
+    )
+    distributed.barrier()  # every rank has read the run dir before rank 0 rewrites it
+    if not main:
+        tracking, pipes, console = False, None, None
 
     from trainer.agent import resolve_agent_cfg
 
     agent_cfg = resolve_agent_cfg(cfg)
     config_sha = cfg.config_sha256()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoints.atomic_write_text(run_dir / "config.resolved.yaml", dump_resolved(cfg))
-    checkpoints.atomic_write_text(run_dir / "agent.yaml", yaml.safe_dump(agent_cfg, sort_keys=False))
     manifest = old_manifest or {"checkpoints": {}}
-    if not resume_from:  # a fresh (or never-checkpointed) run: start the manifest and the curve from scratch
-        manifest["checkpoints"] = {}
-        shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoints.atomic_write_text(run_dir / "config.resolved.yaml", dump_resolved(cfg))
+        checkpoints.atomic_write_text(run_dir / "agent.yaml", yaml.safe_dump(agent_cfg, sort_keys=False))
+        if not resume_from:  # a fresh (or never-checkpointed) run: start the manifest and the curve from scratch
+            manifest["checkpoints"] = {}
+            shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)
+            (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     manifest.update(
         task=cfg.task,  # "family:id"
         name=cfg.name,
@@ -328,7 +374,9 @@ def train(
         packages=package_versions(),
         device=cfg.device,
         gpus=cfg.gpus,
-        num_envs=cfg.num_envs,
+        num_envs=cfg.num_envs,  # per rank
+        world_size=world,
+        total_envs=total_envs,
         timesteps_target=cfg.timesteps,
         checkpoint_interval=cfg.checkpoint_interval,
     )
@@ -351,6 +399,9 @@ def train(
                 {
                     **flatten_params(cfg.model_dump(mode="json", exclude={"agent"}), "task."),
                     **flatten_params(agent_cfg, "agent."),
+                    "distributed.world_size": world,
+                    "distributed.num_envs_per_rank": cfg.num_envs,
+                    "distributed.total_envs": total_envs,
                 }
             )
         tracker.set_tags(
@@ -360,6 +411,7 @@ def train(
                 "config_sha256": config_sha,
                 "device": cfg.device,
                 "num_envs": cfg.num_envs,
+                "world_size": world,
                 "run_dir": str(run_dir),
                 "resumed": bool(resume_from),
                 **{f"version.{k}": v for k, v in manifest["packages"].items()},
@@ -367,20 +419,26 @@ def train(
         )
         manifest["mlflow_run_id"] = tracker.wait_ready(timeout=10)  # never hold training back for long
         manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
-    checkpoints.write_manifest(run_dir, manifest)
+    if main:
+        checkpoints.write_manifest(run_dir, manifest)
 
     from trainer.agent import build_runner
     from trainer.envs import make_env
-    from trainer.kernel_cache import KernelCache
+    from trainer.kernel_cache import KernelCache, configure
     from trainer.progress import Progress
 
-    # before Warp starts: per-device WARP_CACHE_PATH, restored from TRAINER_KERNEL_CACHE / --kernel-cache; never raises
-    kernel_cache = KernelCache.open(cfg.device) if cfg.family == "isaaclab" else None
+    device = rank.device(cfg.device)
+    # before Warp starts: per-device WARP_CACHE_PATH, restored from TRAINER_KERNEL_CACHE / --kernel-cache; never raises.
+    # Ranks share the node's cache folder: rank 0 restores (and later publishes) it before the others point Warp at it.
+    kernel_cache = KernelCache.open(device) if cfg.family == "isaaclab" and main else None
+    distributed.barrier()
+    if cfg.family == "isaaclab" and not main:
+        configure(device)
     status = "FAILED"
     metrics_writer = None
     try:
-        with make_env(cfg, asset_root=asset_root) as env:
-            runner = build_runner(env, agent_cfg, run_dir)
+        with make_env(cfg, device=device, asset_root=asset_root) as env:
+            runner = build_runner(env, agent_cfg, run_dir if main else None)
             agent = runner.agent
             if cfg.performance.lean:  # before any load, so a resumed optimizer state lands in the fused Adam
                 from trainer.lean import make_lean
@@ -389,35 +447,52 @@ def train(
             state = agent.checkpoint_modules["training_state"]
             start = 0
             if resume_from is not None:
+                import torch
+
+                own_rng = torch.get_rng_state()
                 agent.load(str(resume_from[0]))
+                if not main:  # rank 0's generator state would make every rank draw the same exploration noise
+                    torch.set_rng_state(own_rng)
                 start = state.timestep
-                _truncate_metrics(run_dir / "metrics.jsonl", start)
-                print(f"[trainer] resuming {run_dir} from {resume_from[0].name} (step {start})", flush=True)
+                if main:
+                    _truncate_metrics(run_dir / "metrics.jsonl", start)
+                    print(f"[trainer] resuming {run_dir} from {resume_from[0].name} (step {start})", flush=True)
             elif warm_path is not None:
                 _load_weights_only(agent, warm_path)
-                print(f"[trainer] warm-starting from {warm_path} (weights only; counters start at 0)", flush=True)
+                if main:
+                    print(f"[trainer] warm-starting from {warm_path} (weights only; counters start at 0)", flush=True)
             agent._rollout = start  # PPO updates every `rollouts` steps; checkpoints fall on those boundaries
             progress = Progress(
                 total_timesteps=cfg.timesteps,
                 start_timestep=start,
-                num_envs=cfg.num_envs,
+                num_envs=total_envs,
                 pipes=pipes,
                 console=sys.stdout if console == "stdout" else console,
             )
             t_train = time.monotonic()
             since_start = _since_process_start()
-            if since_start is not None:  # cold vs warm start (Warp kernel cache) shows here
-                print(f"[trainer] first training step after {since_start:.1f} s", flush=True)
-            agent.write_checkpoint = _CheckpointWriter(agent, run_dir, manifest, tracker)
-            metrics_writer = _MetricsWriter(agent, cfg.num_envs, run_dir / "metrics.jsonl", tracker, progress, t_train)
-            agent.write_tracking_data = metrics_writer
+            if since_start is not None and main:  # cold vs warm start (Warp kernel cache) shows here
+                print(f"[trainer] first training step after {since_start:.1f} s"
+                      + (f" ({world} ranks)" if world > 1 else ""), flush=True)
+            if main:
+                agent.write_checkpoint = _CheckpointWriter(agent, run_dir, manifest, tracker)
+                metrics_writer = _MetricsWriter(agent, total_envs, run_dir / "metrics.jsonl", tracker, progress,
+                                                t_train)
+                agent.write_tracking_data = metrics_writer
             _train_loop(runner.trainer, agent, state, start)
-            if manifest["timesteps_done"] != cfg.timesteps:  # the target is not on a checkpoint boundary
+            if main and manifest["timesteps_done"] != cfg.timesteps:  # the target is not on a checkpoint boundary
                 state.timestep = cfg.timesteps
                 agent.write_checkpoint(timestep=cfg.timesteps, timesteps=cfg.timesteps)
             train_time = time.monotonic() - t_train
-            progress.update(cfg.timesteps, metrics_writer.last.get("return"), metrics_writer.last.get("length"),
-                            force=True)
+            # the ranks must end with the same networks (same start, same averaged gradients): check it, cheaply
+            rank_hashes = distributed.gather_object(
+                distributed.parameters_sha256({n: agent.checkpoint_modules[n] for n in ("policy", "value")})
+            )
+            graphs_used = {"act": getattr(agent, "_graphed_act", None) is not None,
+                           "update": getattr(agent, "_graphed_mini_batch", None) is not None}
+            if metrics_writer is not None:
+                progress.update(cfg.timesteps, metrics_writer.last.get("return"), metrics_writer.last.get("length"),
+                                force=True)
         status = "FINISHED"
     finally:
         if metrics_writer is not None:
@@ -425,6 +500,11 @@ def train(
         if tracker is not None and status != "FINISHED":
             tracker.close(status=status, timeout=10)
 
+    if not main:
+        return None
+    if len(set(rank_hashes)) > 1:
+        print(f"[trainer] warning: the {world} ranks ended with different parameters {rank_hashes}; "
+              "the checkpoints hold rank 0's", flush=True)
     if kernel_cache is not None:
         kernel_cache.publish()  # only when kernels were compiled; a failure is a warning
 
@@ -434,14 +514,14 @@ def train(
         manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
         checkpoints.write_manifest(run_dir, manifest)
     best_path, best_entry = checkpoints.best(run_dir, manifest)
-    env_steps = (cfg.timesteps - start) * cfg.num_envs
+    env_steps = (cfg.timesteps - start) * total_envs
     final = _last_values(run_dir / "metrics.jsonl", ("Reward/Total_reward_mean", "Episode/Total_timesteps_mean"))
     result = TrainResult(
         run_dir=str(run_dir),
         task=cfg.task,
         num_envs=cfg.num_envs,
         device=cfg.device,
-        gpu_count=cfg.gpus if cfg.device.startswith("cuda") else 0,
+        gpu_count=world if cfg.device.startswith("cuda") else 0,
         seed=cfg.seed,
         timesteps=cfg.timesteps,
         start_timestep=start,
@@ -459,11 +539,15 @@ def train(
         mlflow_run_id=manifest.get("mlflow_run_id"),
         mlflow_tracking_uri=manifest.get("mlflow_tracking_uri"),
         checkpoint_uri=best_path.as_uri(),
+        world_size=world,
+        total_envs=total_envs,
+        rank_parameters_sha256=rank_hashes,
+        cuda_graphs=graphs_used,
     )
     if tracker is not None:
         tracker.log_metrics(
             {"Stats/train_env_steps_per_s": result.env_steps_per_s, "Stats/train_time_s": result.train_time_s},
-            step=cfg.timesteps * cfg.num_envs,
+            step=cfg.timesteps * total_envs,
         )
         for name in ("config.resolved.yaml", "agent.yaml", "metrics.jsonl"):
             tracker.log_artifact(run_dir / name)
@@ -490,6 +574,8 @@ def materialization_metadata(result: TrainResult) -> dict[str, Any]:
         "train_time_s": result.train_time_s,
         "timesteps": result.timesteps,
         "num_envs": result.num_envs,
+        "world_size": result.world_size,
+        "total_envs": result.total_envs,
         "device": result.device,
         "gpu_count": result.gpu_count,
         "final_mean_return": result.final_mean_return,

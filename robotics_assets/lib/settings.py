@@ -30,7 +30,8 @@ class RegionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: str | None = Field(None, description="compute backend name (local, k8s, osmo); default: default_backend")
-    gpus: int | None = Field(None, ge=0, description="GPUs per training launch; default: training.gpus")
+    gpus: int | None = Field(None, ge=0, description="GPUs per launch (0: none, CPU only); a train step on CUDA takes "
+                             "its task config's gpus instead (lib/launch/base.py); default: training.gpus")
     gpu_price_per_hour: float | None = Field(None, ge=0, description="overrides the Terraform output's price")
     artifact_root: str | None = Field(None, description="where run directories go; default <data_dir>/runs")
     trainer_args: dict[str, Any] = Field(default_factory=dict, description="per-region trainer flags, e.g. num_envs")

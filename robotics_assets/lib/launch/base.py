@@ -7,6 +7,7 @@ branch on the backend, so a new backend is a new class registered by name (see `
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -68,6 +69,50 @@ def default_run_key(request: LaunchRequest) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _arg_value(args: list[str], flag: str) -> str | None:
+    """The value argparse would see for `flag` (the last one wins; `--flag value` or `--flag=value`)."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(f"{flag}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def with_task_gpus(request: LaunchRequest) -> LaunchRequest:
+    """A `train` step that runs on CUDA asks for the task config's `gpus` (one trainer process per GPU).
+
+    The region's `gpus` setting says whether (and how many GPUs) its launches get; for training on CUDA the task
+    config's `gpus` (default 1) wins, so a `gpus: 2` task gets a 2-GPU pod/workflow in any GPU region. A region with
+    no GPUs cannot run a multi-GPU task: that is an error naming both settings. `--device` in the args (e.g. a
+    region's `trainer_args: {device: cpu}`) is what the trainer will use, so it decides.
+    """
+    if request.step != "train":
+        return request
+    import yaml
+
+    try:
+        config = yaml.safe_load(request.config_yaml)
+    except yaml.YAMLError:
+        return request  # the trainer reports the bad config with its own error
+    if not isinstance(config, dict):
+        return request
+    device = _arg_value(request.args, "--device") or str(config.get("device") or "cpu")
+    task_gpus = config.get("gpus", 1)
+    if device != "cuda" or not isinstance(task_gpus, int) or task_gpus < 1:
+        return request
+    if request.gpus == 0:
+        if task_gpus > 1:
+            raise ValueError(
+                f"task {request.task}: gpus: {task_gpus} (device: cuda) needs a GPU region, but region "
+                f"{request.region} launches get no GPUs (regions.{request.region}.gpus / training.gpus is 0); "
+                f"set it for this region, or train this task elsewhere"
+            )
+        return request
+    return request if request.gpus == task_gpus else dataclasses.replace(request, gpus=task_gpus)
 
 
 def kernel_cache_env(settings: Settings, region: str) -> dict[str, str]:

@@ -115,7 +115,8 @@ def build_pod_manifest(options: K8sOptions, request: LaunchRequest, identity: La
     o = options
     if request.gpus > max(o.gpus_per_node, 0) and request.gpus:
         raise ValueError(f"LaunchRequest.gpus: {request.gpus} exceeds the node pool's gpus_per_node "
-                         f"({o.gpus_per_node}); lower regions.<name>.gpus or pick a larger pool")
+                         f"({o.gpus_per_node}): one pod runs on one node; lower the task config's gpus (train) or "
+                         f"regions.{request.region}.gpus, or pick a larger pool (backend_options.node_pool)")
     plain = {**o.env, **request.env, **pipes_env, CONFIG_ENV: request.config_yaml, "WARP_CACHE_PATH": WARP_CACHE_PATH}
     if request.gpus == 0:
         plain["CUDA_VISIBLE_DEVICES"] = ""

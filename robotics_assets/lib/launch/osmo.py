@@ -70,6 +70,8 @@ class OsmoOptions:
     module: str = "trainer"  # `python -m <module>`; the image's entry point
     pipes: str = "blob"
     pipes_options: Mapping[str, Any] = field(default_factory=dict)
+    # GPUs of the region's largest GPU node (Terraform outputs): one OSMO task runs on one node. None: unchecked.
+    gpus_per_node: int | None = None
 
 
 class OsmoBackend:
@@ -86,7 +88,7 @@ class OsmoBackend:
         outputs = settings.region_outputs[region]
         opts = dict(settings.region(region).backend_options)
         check_option_keys(OsmoOptions, opts, f"{settings.path}: regions.{region}.backend_options",
-                          extra=("token_secret",), derived=("pool",))
+                          extra=("token_secret",), derived=("pool", "gpus_per_node"))
         osmo = outputs.get("osmo") or {}
         where = f"{settings.regions_file}: {region}.osmo"
         if not osmo.get("enabled"):
@@ -104,7 +106,9 @@ class OsmoBackend:
         resources = opts.pop("resources", {})
         opts["pipes_options"] = {**blob_pipes_defaults(outputs), **opts.get("pipes_options", {})}
         opts["env"] = {**kernel_cache_env(settings, region), **opts.get("env", {})}
-        options = OsmoOptions(pool=osmo["pool"], image=image,
+        pools = outputs.get("gpu_node_pools") or {}
+        gpus_per_node = max((int(p.get("gpus_per_node") or 0) for p in pools.values()), default=None)
+        options = OsmoOptions(pool=osmo["pool"], image=image, gpus_per_node=gpus_per_node,
                               resources=Resources(gpu=settings.gpus(region), **resources), **opts)
         return cls(client, options)
 
@@ -155,6 +159,13 @@ class OsmoBackend:
                attempt: int, resume: bool) -> str:
         """The workflow YAML of one attempt (public so it can be reviewed and tested without submitting)."""
         o = self.options
+        if o.gpus_per_node is not None and request.gpus > o.gpus_per_node:
+            raise ValueError(
+                f"LaunchRequest.gpus: {request.gpus} exceeds the region's largest GPU node ({o.gpus_per_node} GPUs, "
+                f"gpu_node_pools in the Terraform outputs): one OSMO task runs on one node; lower the task config's "
+                f"gpus (train) or regions.{request.region}.gpus (several nodes: an OSMO group of tasks, "
+                f"docs/backends.md)"
+            )
         return render_workflow(WorkflowSpec(
             name=workflow_name(request.step, request.task, request.region),
             image=o.image,

@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from robotics_assets.lib.launch.base import Backend, BackendFactory, LaunchRequest
+from robotics_assets.lib.launch.base import Backend, BackendFactory, LaunchRequest, with_task_gpus
 from robotics_assets.lib.settings import (
     Settings,
     SettingsError,
@@ -80,6 +80,7 @@ class TrainerLauncher(dg.ConfigurableResource):
         return self.settings.artifact_root(region)
 
     def gpus(self, region: str) -> int:
+        """GPUs a launch in `region` gets (a `train` step on CUDA then takes its task config's `gpus`)."""
         return self.settings.gpus(region)
 
     def launch(
@@ -89,6 +90,7 @@ class TrainerLauncher(dg.ConfigurableResource):
         *,
         extras: Mapping[str, Any] | None = None,
     ) -> dg.PipesClientCompletedInvocation:
+        request = with_task_gpus(request)  # a multi-GPU task asks for its GPUs on every backend
         backend = self.backend_for(request.region)
         context.log.info(
             f"[launcher] {request.step} {request.task} in {request.region} on backend {backend.name!r} "
