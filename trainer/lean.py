@@ -129,7 +129,7 @@ def _lean_methods():
         if graph is None or not graph.matches(observations, states):
             try:
                 graph = self._graphed_act = graphs.GraphedAct(self, observations, states)
-            except Exception as exc:  # an optimisation must never stop a training: warn, go on eagerly
+            except Exception as exc:  # noqa: BLE001 (an optimisation must never stop a training: warn, go on eagerly)
                 _graphs_off(self, f"capturing the policy act failed ({type(exc).__name__}: {exc})")
                 return super(type(self), self).act(observations, states, timestep=timestep, timesteps=timesteps)
         actions, outputs, values = graph(observations, states)
@@ -308,7 +308,7 @@ def _graphed_mini_batch(agent: Any, flat: list, batch: int) -> Any:
         return None
     try:
         agent._graphed_mini_batch = graphs.GraphedMiniBatch(agent, flat, batch)
-    except Exception as exc:  # state is restored by the capture itself; go on eagerly
+    except Exception as exc:  # noqa: BLE001 (the capture restored the state; go on eagerly)
         _graphs_off(agent, f"capturing the PPO mini-batch step failed ({type(exc).__name__}: {exc})",
                     update_only=True)
         return None

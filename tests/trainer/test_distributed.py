@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.trainer.cartpole_run import ROOT, read_metrics, run_trainer, small_cartpole_config, trainer_env
+from tests.trainer.cartpole_run import (
+    ROOT,
+    read_metrics,
+    run_trainer,
+    small_cartpole_config,
+    trainer_env,
+)
 from trainer import distributed
 
 NUM_ENVS, TIMESTEPS, CHECKPOINT = 16, 48, 16  # rollouts are 16 in task_configs/cartpole.yaml: 3 PPO updates
