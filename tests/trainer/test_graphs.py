@@ -6,28 +6,14 @@ run); on CPU-only CI they skip, and the in-place scaler they rely on is checked 
 
 from __future__ import annotations
 
-import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 
-from trainer.agent import build_runner, resolve_agent_cfg
-from trainer.config import load_task_config
+from tests.trainer.spec_agent import spec_agent
 from trainer.lean import make_lean
 
 N_ENVS, ROLLOUTS = 256, 16
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
-
-
-class _SpecEnv(gym.Env):
-    observation_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
-    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-    def reset(self, seed=None, options=None):
-        return np.zeros(4, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(4, np.float32), 0.0, False, False, {}
 
 
 def test_in_place_scaler_computes_what_skrl_computes_and_keeps_its_buffers():
@@ -49,18 +35,8 @@ def test_in_place_scaler_computes_what_skrl_computes_and_keeps_its_buffers():
 
 
 def _agent(graphs: bool, epochs: int = 3, mini_batches: int = 4):
-    from skrl.envs.wrappers.torch import wrap_env
-
-    cfg = load_task_config("task_configs/cartpole_gpu.yaml")
-    agent_cfg = resolve_agent_cfg(cfg)
-    agent_cfg["agent"].update({"rollouts": ROLLOUTS, "learning_epochs": epochs, "mini_batches": mini_batches})
-    agent_cfg["agent"]["experiment"].update({"write_interval": 0, "checkpoint_interval": 0})
-    env = wrap_env(_SpecEnv(), wrapper="gymnasium", verbose=False)
-    env._device = torch.device("cuda")
-    runner = build_runner(env, agent_cfg, None, training=False)
-    agent = runner.agent
-    agent.memory = type(agent.memory)(memory_size=ROLLOUTS, num_envs=N_ENVS, device="cuda")
-    agent.init(trainer_cfg=runner.trainer.cfg)
+    agent = spec_agent("task_configs/cartpole_gpu.yaml", device="cuda", num_envs=N_ENVS, memory_size=ROLLOUTS,
+                       agent={"rollouts": ROLLOUTS, "learning_epochs": epochs, "mini_batches": mini_batches})
     make_lean(agent, N_ENVS, cuda_graphs=graphs)
     agent.enable_training_mode(True)
     return agent

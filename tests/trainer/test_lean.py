@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import collections
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from trainer.agent import build_runner, resolve_agent_cfg
-from trainer.config import load_task_config
+from tests.trainer.spec_agent import spec_agent
 from trainer.lean import EpisodeStats, make_lean
 
 N_ENVS, ROLLOUTS = 64, 32
-
-
-class _SpecEnv(gym.Env):
-    """Carries Cartpole's spaces only; the tests feed transitions by hand."""
-
-    observation_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
-    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-    def reset(self, seed=None, options=None):
-        return np.zeros(4, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(4, np.float32), 0.0, False, False, {}
 
 
 @pytest.mark.parametrize("capacity", [7, 50, 64])  # buffer folded several times / exactly once / at flush only
@@ -69,17 +54,8 @@ def test_episode_stats_match_a_plain_python_count(capacity):
 
 
 def _agent(lean: bool):
-    from skrl.envs.wrappers.torch import wrap_env
-
-    cfg = load_task_config("task_configs/cartpole.yaml")
-    agent_cfg = resolve_agent_cfg(cfg)
-    agent_cfg["agent"]["learning_epochs"] = 2
-    agent_cfg["agent"]["mini_batches"] = 1  # full batch: the loss does not depend on the sample order
-    agent_cfg["agent"]["experiment"].update({"write_interval": 0, "checkpoint_interval": 0})
-    runner = build_runner(wrap_env(_SpecEnv(), wrapper="gymnasium", verbose=False), agent_cfg, None, training=False)
-    agent = runner.agent
-    agent.memory = type(agent.memory)(memory_size=ROLLOUTS, num_envs=N_ENVS, device="cpu")
-    agent.init(trainer_cfg=runner.trainer.cfg)
+    agent = spec_agent("task_configs/cartpole.yaml", device="cpu", num_envs=N_ENVS, memory_size=ROLLOUTS,
+                       agent={"learning_epochs": 2, "mini_batches": 1})  # full batch: the loss ignores sample order
     if lean:
         make_lean(agent, N_ENVS)
     agent.enable_training_mode(True)
