@@ -163,7 +163,6 @@ class GraphedMiniBatch:
 
         self.agent = agent
         self.split = skrl_config.torch.is_distributed
-        cfg = agent.cfg
         self.params = list(agent.policy.parameters())
         if agent.value is not agent.policy:
             self.params += list(agent.value.parameters())
@@ -174,7 +173,6 @@ class GraphedMiniBatch:
         opt = agent.optimizer
         group = opt.param_groups[0]
         self.lr = torch.tensor(float(group["lr"]), device=agent.device)
-        self.scale = cfg.entropy_loss_scale
         for t, src in zip(self.inputs, flat):  # warm-up data: real rows, so no NaNs or infs in the dry runs
             if t is not None:
                 t.copy_(src[:batch])
@@ -217,34 +215,19 @@ class GraphedMiniBatch:
 
     def _forward_backward(self, train: bool) -> None:
         import torch
-        import torch.nn.functional as F
 
-        a, cfg = self.agent, self.agent.cfg
-        obs, sts, act, old_logp, old_v, ret, adv = self.inputs
-        inputs = {"observations": a._observation_preprocessor(obs, train=train),
-                  "states": a._state_preprocessor(sts, train=train)}
-        _, outputs = a.policy.act({**inputs, "taken_actions": act}, role="policy")
-        logp = outputs["log_prob"]
-        with torch.no_grad():
-            log_ratio = logp - old_logp
-            self.kl_sum.add_(((torch.exp(log_ratio) - 1) - log_ratio).mean())
-        entropy = (-self.scale * a.policy.get_entropy(role="policy").mean() if self.scale
-                   else torch.zeros((), device=a.device))
-        ratio = torch.exp(logp - old_logp)
-        policy_loss = -torch.min(adv * ratio, adv * torch.clip(ratio, 1 - cfg.ratio_clip, 1 + cfg.ratio_clip)).mean()
-        predicted, _ = a.value.act(inputs, role="value")
-        if cfg.value_clip > 0:
-            predicted = old_v + torch.clip(predicted - old_v, min=-cfg.value_clip, max=cfg.value_clip)
-        value_loss = cfg.value_loss_scale * F.mse_loss(ret, predicted)
+        from trainer.lean import ppo_losses
+
+        policy_loss, entropy, value_loss, kl = ppo_losses(self.agent, *self.inputs, train=train)
+        self.kl_sum.add_(kl)
         (policy_loss + entropy + value_loss).backward()
         self._losses = torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach()])
 
     def _reduce(self) -> None:
-        if self.split:  # skrl's own all-reduce of the gradients (mean over the ranks), in place
-            a = self.agent
-            a.policy.reduce_parameters()
-            if a.value is not a.policy:
-                a.value.reduce_parameters()
+        if self.split:
+            from trainer.lean import reduce_gradients
+
+            reduce_gradients(self.agent)
 
     def _apply(self) -> None:
         import torch

@@ -115,7 +115,6 @@ class EpisodeStats:
 def _lean_methods():
     """The overriding methods, built lazily so importing this module never imports torch or skrl."""
     import torch
-    import torch.nn.functional as F
     from skrl import config as skrl_config
     from skrl.agents.torch.ppo.ppo import compute_gae
     from skrl.resources.schedulers.torch import KLAdaptiveLR
@@ -210,14 +209,7 @@ def _lean_methods():
                     graphed.step(flat, perm[k * batch:(k + 1) * batch], first_epoch=not epoch)
                     steps += 1
                 if self.scheduler:
-                    if isinstance(self.scheduler, KLAdaptiveLR):
-                        kl = graphed.kl_sum / cfg.mini_batches
-                        if distributed:  # every rank must take the same learning-rate step
-                            torch.distributed.all_reduce(kl, op=torch.distributed.ReduceOp.SUM)
-                            kl /= skrl_config.torch.world_size
-                        self.scheduler.step(kl.item())  # the one sync per epoch
-                    else:
-                        self.scheduler.step()
+                    step_scheduler(self, graphed.kl_sum / cfg.mini_batches)
                     graphed.sync_lr()
             totals = graphed.totals
         for epoch in range(cfg.learning_epochs if graphed is None else 0):
@@ -225,32 +217,16 @@ def _lean_methods():
             perm = torch.randperm(size, device=flat[0].device)  # on the device: no blocking host copy
             for k in range(cfg.mini_batches):
                 idx = perm[k * batch:(k + 1) * batch]
-                obs, sts, act, old_logp, old_v, ret, adv = (t[idx] if t is not None else None for t in flat)
+                batch_rows = [t[idx] if t is not None else None for t in flat]
                 with torch.autocast(device_type=self._device_type, enabled=cfg.mixed_precision):
-                    inputs = {"observations": self._observation_preprocessor(obs, train=not epoch),
-                              "states": self._state_preprocessor(sts, train=not epoch)}
-                    _, outputs = self.policy.act({**inputs, "taken_actions": act}, role="policy")
-                    logp = outputs["log_prob"]
-                    with torch.no_grad():
-                        log_ratio = logp - old_logp
-                        kls.append(((torch.exp(log_ratio) - 1) - log_ratio).mean())
-                    if cfg.kl_threshold and kls[-1] > cfg.kl_threshold:  # opt-in early stop: one sync
-                        break
-                    entropy = (-cfg.entropy_loss_scale * self.policy.get_entropy(role="policy").mean()
-                               if cfg.entropy_loss_scale else torch.zeros((), device=self.device))
-                    ratio = torch.exp(logp - old_logp)
-                    policy_loss = -torch.min(adv * ratio, adv * torch.clip(ratio, 1 - cfg.ratio_clip,
-                                                                           1 + cfg.ratio_clip)).mean()
-                    predicted, _ = self.value.act(inputs, role="value")
-                    if cfg.value_clip > 0:
-                        predicted = old_v + torch.clip(predicted - old_v, min=-cfg.value_clip, max=cfg.value_clip)
-                    value_loss = cfg.value_loss_scale * F.mse_loss(ret, predicted)
+                    policy_loss, entropy, value_loss, kl = ppo_losses(self, *batch_rows, train=not epoch)
+                kls.append(kl)
+                if cfg.kl_threshold and kl > cfg.kl_threshold:  # opt-in early stop: one sync
+                    break
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(policy_loss + entropy + value_loss).backward()
-                if distributed:  # skrl's own all-reduce: mean gradient over the ranks
-                    self.policy.reduce_parameters()
-                    if self.policy is not self.value:
-                        self.value.reduce_parameters()
+                if distributed:
+                    reduce_gradients(self)
                 if cfg.grad_norm_clip > 0:
                     self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_norm_clip, foreach=True)
@@ -259,14 +235,7 @@ def _lean_methods():
                 totals += torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach()])
                 steps += 1
             if self.scheduler:
-                if isinstance(self.scheduler, KLAdaptiveLR):
-                    kl = torch.stack(kls).mean()
-                    if distributed:  # every rank must take the same learning-rate step
-                        torch.distributed.all_reduce(kl, op=torch.distributed.ReduceOp.SUM)
-                        kl /= skrl_config.torch.world_size
-                    self.scheduler.step(kl.item())  # the one sync per epoch
-                else:
-                    self.scheduler.step()
+                step_scheduler(self, torch.stack(kls).mean())
         policy_l, value_l, entropy_l = (totals / max(steps, 1)).tolist()
         self.track_data("Loss / Policy loss", policy_l)
         self.track_data("Loss / Value loss", value_l)
@@ -277,8 +246,54 @@ def _lean_methods():
         if self.scheduler:
             self.track_data("Learning / Learning rate", self.scheduler.get_last_lr()[0])
 
+    def step_scheduler(self, kl):
+        """One learning-rate step per epoch; `kl` is the epoch's mean KL on the device."""
+        if isinstance(self.scheduler, KLAdaptiveLR):
+            if skrl_config.torch.is_distributed:  # every rank must take the same learning-rate step
+                torch.distributed.all_reduce(kl, op=torch.distributed.ReduceOp.SUM)
+                kl /= skrl_config.torch.world_size
+            self.scheduler.step(kl.item())  # the one sync per epoch
+        else:
+            self.scheduler.step()
+
     return {"act": act, "record_transition": record_transition, "post_interaction": post_interaction,
             "update": update}
+
+
+def reduce_gradients(agent: Any) -> None:
+    """skrl's own all-reduce of the gradients in place: every rank gets the mean over the ranks."""
+    agent.policy.reduce_parameters()
+    if agent.value is not agent.policy:
+        agent.value.reduce_parameters()
+
+
+def ppo_losses(agent: Any, obs: Any, sts: Any, act: Any, old_logp: Any, old_v: Any, ret: Any, adv: Any, *,
+               train: bool) -> tuple:
+    """skrl PPO's losses for one mini-batch: (clipped policy loss, entropy loss, value loss, KL to the old policy).
+
+    The one copy the eager loop and the CUDA graph (trainer/graphs.py) share; `train` updates the observation
+    normaliser's statistics (skrl does so in the first epoch).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    cfg = agent.cfg
+    inputs = {"observations": agent._observation_preprocessor(obs, train=train),
+              "states": agent._state_preprocessor(sts, train=train)}
+    _, outputs = agent.policy.act({**inputs, "taken_actions": act}, role="policy")
+    logp = outputs["log_prob"]
+    with torch.no_grad():
+        log_ratio = logp - old_logp
+        kl = ((torch.exp(log_ratio) - 1) - log_ratio).mean()
+    entropy = (-cfg.entropy_loss_scale * agent.policy.get_entropy(role="policy").mean()
+               if cfg.entropy_loss_scale else torch.zeros((), device=agent.device))
+    ratio = torch.exp(logp - old_logp)
+    policy_loss = -torch.min(adv * ratio, adv * torch.clip(ratio, 1 - cfg.ratio_clip, 1 + cfg.ratio_clip)).mean()
+    predicted, _ = agent.value.act(inputs, role="value")
+    if cfg.value_clip > 0:
+        predicted = old_v + torch.clip(predicted - old_v, min=-cfg.value_clip, max=cfg.value_clip)
+    value_loss = cfg.value_loss_scale * F.mse_loss(ret, predicted)
+    return policy_loss, entropy, value_loss, kl
 
 
 def _graphs_off(agent: Any, why: str, *, update_only: bool = False) -> None:
