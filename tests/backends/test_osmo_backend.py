@@ -84,8 +84,9 @@ def test_preemption_restarts_with_resume(osmo, tmp_path):
 
 @pytest.mark.parametrize("state", ["FAILED_EVICTED", "FAILED_BACKEND_ERROR"])
 def test_other_disruptions_restart_too(osmo, tmp_path, state):
-    osmo.standin.inject_disruption(state, after_s=0.3)
-    result, _ = _materialize(_backend(osmo), _request(tmp_path, FAKE_TRAIN_S=0.6))
+    progress = tmp_path / "run" / "progress.txt"  # strike mid-training by progress, not wall time (CI load)
+    osmo.standin.inject_disruption(state, when=lambda: progress.exists() and int(progress.read_text() or 0) >= 2)
+    result, _ = _materialize(_backend(osmo), _request(tmp_path, FAKE_TRAIN_S=1.5))
     assert result.success and [w.status for w in _workflows(osmo)] == [state, "COMPLETED"]
 
 
