@@ -198,6 +198,14 @@ def judge(cfg: TaskConfig, returns: list[float], lengths: list[int], max_length:
     }
 
 
+def _open_kernel_cache(cfg: TaskConfig, device: str, uri: str | None) -> Any:
+    if cfg.family != "isaaclab":
+        return None
+    from trainer.kernel_cache import KernelCache
+
+    return KernelCache.open(device, uri)
+
+
 def evaluate(
     cfg: TaskConfig,
     run_dir: Path,
@@ -207,8 +215,12 @@ def evaluate(
     episodes: int | None = None,
     seed: int | None = None,
     device: str | None = None,
+    kernel_cache: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate and write evaluation.json, report.md and the two PNGs into out_dir; returns the evaluation.json dict."""
+    """Evaluate and write evaluation.json, report.md and the two PNGs into out_dir; returns the evaluation.json dict.
+
+    `kernel_cache`: store prefix of the Warp kernel cache (default: TRAINER_KERNEL_CACHE; trainer/kernel_cache.py).
+    """
     from trainer.envs import make_env
     from trainer.plots import plot_learning_curve, plot_return_histogram
     from trainer.report import write_report
@@ -218,10 +230,15 @@ def evaluate(
     device = device or cfg.device
     started = time.perf_counter()
     path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before the (slow) simulator start and torch.load
+    # an evaluation pod is as fresh as a training pod: restore the compiled Warp kernels (TRAINER_KERNEL_CACHE)
+    # before Warp starts, and publish any it had to compile (e.g. the first evaluation on a new GPU kind)
+    cache = _open_kernel_cache(cfg, device, kernel_cache)
     with make_env(cfg, num_envs=episodes, seed=seed, device=device) as env:
         restored = restore_policy(env, cfg, run_dir, path, sha256, seed=seed)
         max_length = _max_episode_length(env, cfg)
         returns, lengths = run_episodes(env, restored.agent, max_length)
+    if cache is not None:
+        cache.publish()  # never raises: a warning at worst
     result = {
         "task": cfg.task,
         "config": cfg.name,
@@ -272,6 +289,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=positive_int, help="episodes K (default: the config's success.episodes)")
     parser.add_argument("--seed", type=int, help="environment seed (default: the config's seed + 1)")
     parser.add_argument("--device", help="torch/simulation device (default: the config's)")
+    parser.add_argument("--kernel-cache", metavar="URI",
+                        help="restore the Warp kernel cache from, and publish it to, this store prefix (folder, "
+                             "file:// or Blob URL; default: TRAINER_KERNEL_CACHE; see trainer/kernel_cache.py)")
     return parser
 
 
@@ -295,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = evaluate(
                 cfg, run_dir, args.out, checkpoint=checkpoint, episodes=args.episodes, seed=args.seed,
-                device=args.device,
+                device=args.device, kernel_cache=args.kernel_cache,
             )
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)

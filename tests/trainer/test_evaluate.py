@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,28 @@ def test_gate_fails_when_criteria_are_missed(cartpole):
     assert by_metric["mean_episode_length"]["met"] is False  # mean 255 < 285
     assert by_metric["mean_return"]["met"] is False  # mean 4.1 < 4.5
     assert verdict["passed"] is False and verdict["success_rate"] == 0.75
+
+
+def test_a_fresh_node_restores_the_kernel_cache(cartpole, tmp_path, monkeypatch):
+    """An evaluation pod starts with an empty Warp cache, like a training pod: it restores the training's compiled
+    kernels from the store before Warp starts, compiles only what evaluation adds, and publishes the union."""
+    from trainer import kernel_cache as kc
+
+    config, run_dir = cartpole
+    for name in (kc.WARP_ENV, kc.ROOT_ENV):
+        monkeypatch.delenv(name, raising=False)  # configure() below sets them for this process; undone afterwards
+    warm = kc.configure("cpu")  # this session's cache, filled by the trained fixture
+    trained = kc.cache_files(warm)
+    key = kc.store_key("cpu", kc.warp_version())
+    store = f"file://{tmp_path / 'store'}"
+    assert kc.publish(store, warm, key, baseline=set()).action == "published"
+    fresh = tmp_path / "fresh-node"
+    env = {k: v for k, v in os.environ.items() if k != kc.ROOT_ENV} | {kc.WARP_ENV: str(fresh)}
+    proc = subprocess.run(_evaluate_cmd(config, run_dir, tmp_path / "out", "--episodes", "16", "--kernel-cache", store),
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"kernel cache restored: {len(trained)} files" in proc.stdout
+    on_node = kc.cache_files(fresh / "cpu" / kc.warp_version())
+    assert trained <= on_node and len(on_node - trained) < len(trained) // 10, "restored, not recompiled"
+    if on_node != trained:  # evaluation's own few kernels went back to the store for the next evaluation pod
+        assert f"kernel cache published: {len(on_node)} files ({len(on_node - trained)} new)" in proc.stdout
