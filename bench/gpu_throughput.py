@@ -107,7 +107,15 @@ def ours(config: Path, num_envs: int, workdir: Path, label: str, overrides: dict
         "cuda_graphs": result.get("cuda_graphs"),
         "start_to_first_step_s": float(first.group(1)) if first else None,
         "since_launch_s": round(time.monotonic() - t0, 1),
+        # per metrics point: [env-steps, wall s, PPO update ms, mean episode length]; shows whether an iteration's
+        # cost changes as the policy learns (the sweep's 16x4x2 row trained slower than 16x8x4, docs/benchmarks.md)
+        "timeline": [[p.get("env_steps"), p.get("wall_s"), _round(p.get("Stats/Algorithm_update_time_ms")),
+                      _round(p.get("Episode/Total_timesteps_mean"))] for p in curve],
     }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def main() -> None:
