@@ -29,7 +29,7 @@ QUERY = "name,driver_version,pstate,clocks.sm,clocks.max.sm,clocks.mem,compute_m
 def clocks() -> str:
     try:
         return subprocess.run(["nvidia-smi", f"--query-gpu={QUERY}", "--format=csv,noheader"], capture_output=True,
-                              text=True, timeout=30).stdout.strip()
+                              text=True, timeout=30, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         return f"nvidia-smi failed: {exc}"
 
@@ -51,7 +51,7 @@ def tiny(n: int = 1000) -> dict:
     for numel in (1, 16384, 1 << 20):
         x = torch.zeros(numel, device="cuda")
 
-        def eager():
+        def eager(x=x):
             for _ in range(n):
                 x.add_(1)
 

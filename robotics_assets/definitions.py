@@ -7,8 +7,8 @@ import dagster as dg
 
 from robotics_assets.defs.infra.definitions import build_infra_defs
 from robotics_assets.lib.automation import conditions
-from robotics_assets.lib.partitions import region_partitions
 from robotics_assets.lib.launch import TrainerLauncher
+from robotics_assets.lib.partitions import region_partitions
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.settings import current_settings
 

@@ -120,7 +120,7 @@ def validate_task_config(name: str, content: bytes, *, location: str = "", quick
             path.write_bytes(content)
             try:
                 cfg = load_task_config(path)
-            except Exception as e:  # the trainer's errors are already `file: field: problem (allowed: ...)`
+            except Exception as e:  # noqa: BLE001 - the trainer's errors are already `file: field: problem (allowed: ...)`
                 raise TaskConfigError(str(e).replace(str(path), where)) from None
     declared = getattr(cfg, "name", name)
     if declared != name:  # the partition key is the file name; two names for one task would confuse lineage

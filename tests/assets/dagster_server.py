@@ -25,14 +25,15 @@ class DagsterDev:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self._log_file = open(log, "w")
+        self._log_file = open(log, "w")  # noqa: SIM115 - open for the server's whole life, closed in stop()
         # Dagster maps SIGTERM onto its SIGINT handler; restore SIGINT (a background parent may ignore it) and run
         # in a new session so the whole group (webserver, daemon, code server, run workers) can be stopped at once.
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
              "-p", str(self.port)],
             cwd=ROOT, env={**os.environ, **env}, stdout=self._log_file, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads touch it
         )
 
     def wait_ready(self, timeout: float = 180) -> None:

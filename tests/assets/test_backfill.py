@@ -35,7 +35,7 @@ def test_two_region_backfill_from_cli_runs_every_region(tmp_path, mlflow_db):
 
     daemon = subprocess.Popen([str(ROOT / ".venv/bin/dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=ROOT,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 - see dagster_server.py
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             deadline = time.time() + 600

@@ -5,7 +5,15 @@ import dagster as dg
 import mlflow
 import pytest
 
-from tests.assets.conftest import CHAIN, HERE, latest, load_defs, materialize, mkey, write_settings
+from tests.assets.conftest import (
+    CHAIN,
+    HERE,
+    latest,
+    load_defs,
+    materialize,
+    mkey,
+    write_settings,
+)
 from tests.azure.secret_scan import find_secret
 from tests.services import AZURITE_KEY
 from trainer.storage import fetch, open_store

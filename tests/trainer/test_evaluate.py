@@ -148,7 +148,7 @@ def test_a_fresh_node_restores_the_kernel_cache(cartpole, tmp_path, monkeypatch)
     fresh = tmp_path / "fresh-node"
     env = {k: v for k, v in os.environ.items() if k != kc.ROOT_ENV} | {kc.WARP_ENV: str(fresh)}
     proc = subprocess.run(_evaluate_cmd(config, run_dir, tmp_path / "out", "--episodes", "16", "--kernel-cache", store),
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                          check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"kernel cache restored: {len(trained)} files" in proc.stdout
     on_node = kc.cache_files(fresh / "cpu" / kc.warp_version())

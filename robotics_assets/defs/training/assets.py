@@ -8,7 +8,11 @@ import dagster as dg
 
 from robotics_assets.lib.instance import TRAINING_POOL
 from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
-from robotics_assets.lib.partitions import region_of_task_region, task_of_task_region, task_region
+from robotics_assets.lib.partitions import (
+    region_of_task_region,
+    task_of_task_region,
+    task_region,
+)
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.upstream import (
     cli_flags,
@@ -92,7 +96,7 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         if meta.get("mlflow_run_id"):
             try:
                 extra["mlflow_run_url"] = dg.MetadataValue.url(mlflow.run_url(str(meta["mlflow_run_id"])))
-            except Exception as e:  # tracking outage must not fail a finished training
+            except Exception as e:  # noqa: BLE001 - a tracking outage must not fail a finished training
                 context.log.warning(f"could not build the MLflow run link: {type(e).__name__}: {e}")
         return dg.MaterializeResult(metadata={**mat.metadata, **extra}, data_version=mat.data_version)
 

@@ -14,7 +14,12 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from robotics_assets.lib.launch.base import Backend, BackendFactory, LaunchRequest, with_task_gpus
+from robotics_assets.lib.launch.base import (
+    Backend,
+    BackendFactory,
+    LaunchRequest,
+    with_task_gpus,
+)
 from robotics_assets.lib.settings import (
     Settings,
     SettingsError,
