@@ -7,6 +7,7 @@ Runs `trainer.train` on a task config and instruments its loop (trainer/train.py
   --mode torch     torch.profiler over `--profile-steps` env steps after a warm-up: the top ops by self CPU time
                    and by device time, plus the number of kernel launches per env step
   --mode none      plain run (the throughput to compare with)
+  --warm-start     start from a checkpoint (e.g. a solved policy: does a phase cost more once episodes run long?)
   --mode envcheck  after the run, step the same env again 200 times each: with zero actions, with the policy's
                    actions, with the policy's actions recorded, and the full loop (policy, record, PPO update): the
                    ms per env step of each says whether the env, the agent or their interleaving costs the time
@@ -63,6 +64,8 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int)
     parser.add_argument("--profile-steps", type=int, default=64)
     parser.add_argument("--overrides", default="{}", help="JSON merged onto the task config")
+    parser.add_argument("--warm-start", type=Path, metavar="CKPT",
+                        help="start from this checkpoint's weights (profile a solved policy's long episodes)")
     parser.add_argument("--out", type=Path, help="write the results (JSON) here too")
     parser.add_argument("--no-validate-args", action="store_true",
                         help="turn off torch.distributions argument checks (each one is a host-device sync)")
@@ -128,7 +131,7 @@ def main() -> None:
 
     train_mod._train_loop = loop
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_mod.train(cfg, Path(tmp) / "run", tracking=False, console=None)
+        result = train_mod.train(cfg, Path(tmp) / "run", tracking=False, console=None, warm_start=args.warm_start)
 
     steps = cfg.timesteps
     report = {"config": str(args.config), "mode": args.mode, "num_envs": cfg.num_envs, "timesteps": steps,
