@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# On the lent GPU machine: assemble the runtime that scripts/gpu_bundle.sh packed, then run one GPU check or bench
+# with its results under $OUT. One verb per device call (a call's command is short and runs ≤ 10 min; a warm machine
+# keeps /tmp between calls made back to back):
+#   stage X            copy the carried chunk .wz/X.d into /tmp/wz (one chunk per call)
+#   tests              the CUDA tests (tests/trainer/test_graphs.py, test_lean.py)
+#   kernels            bench/gpu_kernels.py: tiny kernels eager vs graphed, the PPO mini-batch step variants
+#   throughput [ARGS]  bench/gpu_throughput.py: baselines A and B and our trainer in one invocation
+#   profile [ARGS]     bench/gpu_profile.py (default --mode phases --timesteps 320)
+#   sweep VARIANT...   bench/gpu_sweep.py, one JSON variant per argument
+#   multi N            bench/multi_gpu.py --gpus N
+# Every verb but `stage` first unpacks /tmp/wz into /tmp/site_gpu (once per machine, sha256-checked) and sets
+# PYTHONPATH, ROBOTICS_DATA_DIR, the offline asset root and a Warp kernel cache store (TRAINER_KERNEL_CACHE=/tmp/kc,
+# seeded from kernel-cache-* files staged with the chunks, copied back to $OUT/kernel-cache-* for the next session:
+# `scripts/gpu_bundle.sh DIR` puts those files from DIR into the last chunk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+verb=${1:?usage: bench/gpu_session.sh stage X | tests | kernels | throughput | profile | sweep VARIANT... | multi N}
+shift
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast here
+if [ "$verb" = stage ]; then
+  mkdir -p /tmp/wz && cp ".wz/${1:?stage needs a chunk letter}.d/"* /tmp/wz/ && ls -la /tmp/wz
+  exit 0
+fi
+
+out=${OUT:-/tmp/gpu_out}
+mkdir -p "$out"
+site=/tmp/site_gpu
+if [ ! -f "$site/.complete" ]; then
+  cat $(ls /tmp/wz/? | sort) > /tmp/site.tar.zst
+  expected=$(cat /tmp/wz/SHA256)
+  actual=$(sha256sum /tmp/site.tar.zst | cut -d' ' -f1)
+  [ "$expected" = "$actual" ] || { echo "gpu_session: bundle sha256 $actual != $expected: stage every chunk" >&2; exit 2; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/zst /tmp/wz/zstandard-*.whl
+  rm -rf "$site" && mkdir -p "$site"
+  PYTHONPATH=/tmp/zst python3 - "$site" <<'EOF'
+import sys, tarfile, zstandard
+with open("/tmp/site.tar.zst", "rb") as f, zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(f) as r:
+    with tarfile.open(fileobj=r, mode="r|") as tar:
+        tar.extractall(sys.argv[1], filter="data")
+EOF
+  touch "$site/.complete"
+fi
+export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1 ROBOTICS_DATA_DIR=/tmp/rdata
+export ISAACSIM_ASSET_ROOT
+ISAACSIM_ASSET_ROOT=$(python3 -m trainer assets | tail -n 1)
+for seed in /tmp/wz/kernel-cache-*; do  # kernel-cache-<warp version>-<key>.tar.gz[.sha256], from a last session
+  [ -f "$seed" ] || continue
+  name=${seed#/tmp/wz/kernel-cache-}
+  mkdir -p "/tmp/kc/warp/${name%%-*}" && cp -n "$seed" "/tmp/kc/warp/${name%%-*}/${name#*-}"
+done
+export TRAINER_KERNEL_CACHE=file:///tmp/kc
+nvidia-smi --query-gpu=name,driver_version,pstate,clocks.sm,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
+
+status=0
+case "$verb" in
+  tests) python3 -m pytest --noconftest -p no:cacheprovider -q tests/trainer/test_graphs.py tests/trainer/test_lean.py \
+           2>&1 | tee "$out/tests.log" || status=$? ;;
+  kernels) python3 bench/gpu_kernels.py --out "$out/kernels.json" "$@" || status=$? ;;
+  throughput) python3 bench/gpu_throughput.py --num-envs 4096 16384 --skip stock cold --baseline-iterations 50 \
+                --raw-steps 300 --out "$out/throughput.json" "$@" || status=$? ;;
+  profile) python3 bench/gpu_profile.py --mode phases --timesteps 320 --out "$out/profile.json" "$@" || status=$? ;;
+  sweep) variants=(); for v in "$@"; do variants+=(--variant "$v"); done
+         python3 bench/gpu_sweep.py --num-envs 4096 "${variants[@]}" | tee "$out/sweep.jsonl" || status=$? ;;
+  multi) python3 bench/multi_gpu.py --gpus "${1:?multi needs N}" --out "$out/multi_gpu.json" || status=$? ;;
+  *) echo "gpu_session: unknown verb $verb" >&2; exit 2 ;;
+esac
+for object in /tmp/kc/warp/*/*; do  # the tarball and its .sha256 sidecar, flattened: $OUT keeps two folders at most
+  [ -f "$object" ] || continue
+  cp "$object" "$out/kernel-cache-$(basename "$(dirname "$object")")-$(basename "$object")"
+done
+exit "$status"
