@@ -35,6 +35,22 @@ def cmd_instance(args, settings) -> int:
 CHAIN = ["policy", "evaluation_report", "onnx_policy", "deployed_policy"]
 
 
+def task_config_problem(settings, task: str) -> str | None:
+    """Why `task` cannot be materialized (no such config, invalid name or content), or None."""
+    from robotics_assets.lib.task_sources import (
+        TaskConfigError,
+        open_source,
+        validate_task_config,
+    )
+
+    try:
+        source = open_source(settings.task_configs)
+        validate_task_config(task, source.read(task), location=source.location, quick=True)
+    except TaskConfigError as e:
+        return str(e)
+    return None
+
+
 def cmd_quickstart(args, settings) -> int:
     import dagster as dg
 
@@ -43,6 +59,10 @@ def cmd_quickstart(args, settings) -> int:
 
     region = args.region or settings.regions[0]
     settings.region(region)  # clear error for an unknown region
+    problem = task_config_problem(settings, args.task)
+    if problem:  # before the instance gets a partition for a task that cannot exist
+        print(f"quickstart: {problem}", file=sys.stderr)
+        return 2
     instance = _instance(settings)
     defs = load()
     if args.task not in instance.get_dynamic_partitions(task_partitions.name):
@@ -121,16 +141,21 @@ def cmd_backfill(args, settings) -> int:
     from robotics_assets.definitions import defs as load
     from robotics_assets.lib.partitions import task_partitions
 
-    regions = args.regions.split(",") if args.regions else settings.regions
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else settings.regions
     for r in regions:
         settings.region(r)
+    assets = [a.strip() for a in args.assets.split(",") if a.strip()]
+    unknown = [a for a in assets if a not in CHAIN]
+    if unknown or not assets:
+        print(f"backfill: --assets: {', '.join(unknown) or 'none given'} (allowed: {', '.join(CHAIN)})", file=sys.stderr)
+        return 2
     instance = _instance(settings)
     if args.task not in instance.get_dynamic_partitions(task_partitions.name):
         print(f"backfill: task {args.task!r} has no partition yet (add task_configs/{args.task}.yaml and let the "
               "sensor pick it up, or run quickstart)", file=sys.stderr)
         return 2
-    backfill_id = submit_backfill(instance, load(), [args.task], regions, args.assets.split(","))
-    print(f"backfill {backfill_id}: {args.assets} for {args.task} in {', '.join(regions)} "
+    backfill_id = submit_backfill(instance, load(), [args.task], regions, assets)
+    print(f"backfill {backfill_id}: {','.join(assets)} for {args.task} in {', '.join(regions)} "
           f"(runs start when `dagster dev` / the daemon is running)")
     return 0
 

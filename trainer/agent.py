@@ -25,6 +25,10 @@ _EVALUATED_KEYS = {
 }
 
 
+# Sections the trainer fills in itself: an override may change their keys, not replace them with null.
+_REQUIRED_SECTIONS = {"agent.overrides.agent", "agent.overrides.trainer"}
+
+
 class AgentConfigError(ValueError):
     """The agent section of a task config is wrong; the message starts with the field path."""
 
@@ -36,8 +40,12 @@ def _load_base(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise AgentConfigError(f"agent.base: {path} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict) or "agent" not in data or "trainer" not in data:
-        raise AgentConfigError(f"agent.base: {path} is not a skrl runner config (needs 'agent' and 'trainer' sections)")
+    except UnicodeDecodeError:
+        raise AgentConfigError(f"agent.base: {path} is not UTF-8 text (allowed: 'task' or a skrl agent YAML)") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ("agent", "trainer")):
+        raise AgentConfigError(
+            f"agent.base: {path} is not a skrl runner config (needs 'agent' and 'trainer' mappings)"
+        )
     return data
 
 
@@ -52,7 +60,7 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any], path: str =
             raise AgentConfigError(f"{where}: unknown agent key ({hint}allowed: {', '.join(map(str, merged))})")
         if isinstance(merged[key], dict) and isinstance(value, dict):
             merged[key] = merge_overrides(merged[key], value, where)
-        elif isinstance(merged[key], dict) and value is not None:
+        elif isinstance(merged[key], dict) and (value is not None or where in _REQUIRED_SECTIONS):
             raise AgentConfigError(f"{where}: expected a mapping of keys, got {value!r}")
         else:
             merged[key] = value
@@ -62,7 +70,7 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any], path: str =
 def _check_evaluated(agent: dict[str, Any]) -> None:
     for key, allowed in _EVALUATED_KEYS.items():
         value = agent.get(key)
-        if value is not None and value not in allowed:
+        if value is not None and (not isinstance(value, str) or value not in allowed):
             raise AgentConfigError(
                 f"agent.overrides.agent.{key}: unsupported value {value!r} (allowed: {', '.join(sorted(allowed))}, null)"
             )
@@ -86,7 +94,9 @@ def resolve_agent_cfg(cfg: TaskConfig) -> dict[str, Any]:
         raise AgentConfigError(f"timesteps: {cfg.timesteps} is shorter than one rollout (allowed: >= {rollouts})")
 
     merged["seed"] = cfg.seed
-    experiment = agent.setdefault("experiment", {})
+    experiment = agent["experiment"] = agent.get("experiment") or {}
+    if not isinstance(experiment, dict):
+        raise AgentConfigError(f"agent.overrides.agent.experiment: expected a mapping of keys, got {experiment!r}")
     experiment["checkpoint_interval"] = cfg.checkpoint_interval
     if experiment.get("write_interval", "auto") == "auto":
         experiment["write_interval"] = rollouts  # one metrics point per PPO update

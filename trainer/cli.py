@@ -89,9 +89,12 @@ def _bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.config import ConfigError
     from trainer.distributed import DistributedConfigError
     from trainer.sim_assets import AssetError
+    from trainer.storage import ArtifactURIError
+    from trainer.storage.identity import AzureAuthError
     from trainer.train import RunDirError
 
-    return ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError
+    return (ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError,
+            ArtifactURIError, AzureAuthError)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -127,6 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from trainer import distributed
     from trainer.config import load_task_config
     from trainer.pipes import PipesSession, pipes_session
+    from trainer.storage import open_store
     from trainer.train import check_request, materialization_metadata, train
 
     cfg = load_task_config(args.config)
@@ -138,6 +142,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = cfg.with_overrides(
         num_envs=args.num_envs, timesteps=args.timesteps, device=args.device, seed=args.seed, gpus=gpus
     )
+    # a bad --artifact-uri (or missing Azure credentials) is bad input: refuse it now, not after the training
+    store = open_store(args.artifact_uri) if args.artifact_uri else None
     world = distributed.requested_world_size(cfg.device, cfg.gpus, args.nproc_per_node)
     started = distributed.from_env()
     if world > 1 and not started.is_distributed:
@@ -169,12 +175,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if result is None:  # a non-zero rank: rank 0 reports
             return EXIT_OK
         metadata = materialization_metadata(result)
-        if args.artifact_uri:
+        if store is not None:
             from trainer.storage import publish_run_dir
 
-            publish_run_dir(result.run_dir, args.artifact_uri)
-            metadata["checkpoint_uri"] = f"{args.artifact_uri.rstrip('/')}/checkpoints/{Path(result.best_checkpoint).name}"
-            metadata["artifact_uri"] = args.artifact_uri
+            published = publish_run_dir(result.run_dir, args.artifact_uri, store=store)
+            metadata["checkpoint_uri"] = published[f"checkpoints/{Path(result.best_checkpoint).name}"].uri
+            metadata["artifact_uri"] = store.root_uri
         pipes.report_materialization(metadata, data_version=result.best_checkpoint_sha256[:16])
     print(
         f"[trainer] done: {result.timesteps} timesteps x {result.total_envs} envs in {result.train_time_s:.1f} s "

@@ -32,6 +32,16 @@ LEARNING_CURVE_NAME = "learning_curve.png"
 HISTOGRAM_NAME = "return_histogram.png"
 
 
+class OutputDirError(ValueError):
+    """`--out` cannot be the output folder (bad input)."""
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse an `--out` that is an existing file before any work, not when the results are ready to be written."""
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--out {out} is a file, not a folder; choose a folder (it is created if missing)")
+
+
 @dataclass
 class RestoredPolicy:
     """A skrl agent with a verified checkpoint loaded, in eval mode (deterministic path: mean_actions)."""
@@ -70,6 +80,19 @@ def verified_checkpoint(run_dir: Path, checkpoint: Path | None) -> tuple[Path, s
             path = checkpoints.checkpoint_path(run_dir, str(checkpoint))
         entry = checkpoints.verify(path, checkpoints.read_manifest(run_dir))
     return path, entry["sha256"]
+
+
+def check_config_matches_run(cfg: TaskConfig, run_dir: Path) -> None:
+    """Refuse a task config for another task than the run trained: its numbers or model would carry the wrong task."""
+    from trainer.checkpoints import read_manifest
+    from trainer.config import ConfigError
+
+    trained = (read_manifest(run_dir) or {}).get("task")
+    if trained is not None and trained != cfg.task:
+        raise ConfigError(
+            f"{cfg.source or '--config'}: task: {cfg.task!r}, but the run {run_dir} trained {trained!r}; pass the "
+            f"task config the run was trained with (its config.resolved.yaml)"
+        )
 
 
 def localize_inputs(run_dir: str, checkpoint: str | None, out: Path) -> tuple[Path, Path | None]:
@@ -230,6 +253,7 @@ def evaluate(
     device = device or cfg.device
     started = time.perf_counter()
     path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before the (slow) simulator start and torch.load
+    check_config_matches_run(cfg, run_dir)
     # an evaluation pod is as fresh as a training pod: restore the compiled Warp kernels (TRAINER_KERNEL_CACHE)
     # before Warp starts, and publish any it had to compile (e.g. the first evaluation on a new GPU kind)
     cache = _open_kernel_cache(cfg, device, kernel_cache)
@@ -307,11 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.config import load_task_config
     from trainer.pipes import pipes_session
     from trainer.report import markdown_image
+    from trainer.storage import StorageError
 
     args = _parser().parse_args(argv)
     with pipes_session() as pipes:
         try:
             cfg = load_task_config(args.config)
+            check_out_dir(args.out)
             run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = evaluate(
                 cfg, run_dir, args.out, checkpoint=checkpoint, episodes=args.episodes, seed=args.seed,
@@ -320,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except StorageError as exc:  # the store failed after its retries (not bad input); its message has no secret
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         numbers = {k: result[k] for k in ("mean_return", "std_return", "mean_episode_length", "success_rate")}
         thresholds = {f"threshold_{c['metric']}": c["threshold"] for c in result["criteria"]}
         pipes.report_materialization(
@@ -346,9 +375,11 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.checkpoints import CheckpointError
     from trainer.config import ConfigError
     from trainer.sim_assets import AssetError
-    from trainer.storage import IntegrityError
+    from trainer.storage import ArtifactURIError, IntegrityError, ObjectNotFound
+    from trainer.storage.identity import AzureAuthError
 
-    return ConfigError, AgentConfigError, CheckpointError, AssetError, IntegrityError
+    return (ConfigError, AgentConfigError, CheckpointError, AssetError, IntegrityError, ObjectNotFound,
+            ArtifactURIError, AzureAuthError, OutputDirError)
 
 
 def _md(text: str) -> dict[str, str]:

@@ -369,11 +369,16 @@ def export(
 
     `corrupt` is a test seam: it edits the temporary model before the parity check, proving a bad graph is refused.
     """
-    from trainer.evaluate import restore_policy, verified_checkpoint
+    from trainer.evaluate import (
+        check_config_matches_run,
+        restore_policy,
+        verified_checkpoint,
+    )
     from trainer.storage.base import sha256_file
 
     started = time.perf_counter()
     path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before anything unpickles it
+    check_config_matches_run(cfg, run_dir)
     obs_dim, act_dim = checkpoint_dims(path)
     interface = task_interface(cfg, obs_dim, act_dim)
     if tuple(interface.observation_space.shape) != (obs_dim,) or tuple(interface.action_space.shape) != (act_dim,):
@@ -486,13 +491,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: 0 on success, 2 on bad input, 1 when the export fails (e.g. parity)."""
     from trainer.config import load_task_config
-    from trainer.evaluate import bad_input_errors, localize_inputs
+    from trainer.evaluate import bad_input_errors, check_out_dir, localize_inputs
     from trainer.pipes import pipes_session
+    from trainer.storage import StorageError
 
     args = _parser().parse_args(argv)
     with pipes_session() as pipes:
         try:
             cfg = load_task_config(args.config)
+            check_out_dir(args.out)
             run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = export(
                 cfg, run_dir, args.out, checkpoint=checkpoint, latency_iterations=args.latency_iterations
@@ -500,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except StorageError as exc:  # the store failed after its retries (not bad input); its message has no secret
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         except ExportError as exc:
             print(f"error: {exc}", file=sys.stderr)
             pipes.report_check("onnx_parity", passed=False, metadata={"error": str(exc)})

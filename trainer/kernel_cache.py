@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from trainer.paths import data_dir
+from trainer.storage.uris import redact_uri
 
 KERNEL_CACHE_ENV = "TRAINER_KERNEL_CACHE"  # store prefix URI; what launchers set
 ROOT_ENV = "TRAINER_WARP_CACHE_ROOT"
@@ -145,7 +146,7 @@ def restore(uri: str, local: str | os.PathLike, key: str) -> CacheStatus:
     t0 = time.monotonic()
     if present := len(cache_files(local)):
         return CacheStatus("skipped", reason=f"local cache {local} already holds {present} files")
-    shown = redact(uri)
+    shown = redact_uri(uri)
     staging = None
     try:
         store = _open(uri)
@@ -185,7 +186,7 @@ def publish(uri: str, local: str | os.PathLike, key: str, baseline: set[str]) ->
     new = files - baseline
     if not new:
         return CacheStatus("unchanged", len(files), reason="no kernels compiled since the start")
-    shown = redact(uri)
+    shown = redact_uri(uri)
     tmp = None
     try:
         store = _open(uri)
@@ -262,17 +263,8 @@ def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def redact(uri: str) -> str:
-    """The URI without query string, fragment or user info (a SAS token or password must not reach a log)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(str(uri))
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def _failed(what: str, shown: str, uri: str, error: Exception, t0: float) -> CacheStatus:
-    message = str(error).replace(str(uri), shown)
+    message = str(error).replace(str(uri), redact_uri(uri))
     if "?" in str(uri):
         message = message.replace(str(uri).split("?", 1)[1], "<redacted>")
     message = re.sub(r"(AccountKey|SharedAccessSignature|sig)=[^;&\s'\"]+", r"\1=<redacted>", message)

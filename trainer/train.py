@@ -33,6 +33,7 @@ from trainer import checkpoints, distributed
 from trainer.checkpoints import CheckpointError
 from trainer.config import TaskConfig, dump_resolved
 from trainer.pipes import PipesSession
+from trainer.storage.uris import redact_uri
 
 PACKAGES = ("isaaclab", "skrl", "torch", "newton", "warp-lang", "mujoco", "mujoco-warp", "gymnasium", "mlflow")
 RETURN_TAG = "Reward / Total reward (mean)"
@@ -89,6 +90,8 @@ def package_versions() -> dict[str, str]:
 
 def _prepare_run_dir(cfg: TaskConfig, run_dir: Path, resume: bool, world_size: int = 1) -> dict[str, Any] | None:
     """Check the run dir against the request; returns the existing manifest when resuming."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--run-dir {run_dir} is a file, not a folder; choose a folder (it is created if missing)")
     manifest = checkpoints.read_manifest(run_dir)
     if manifest is None:
         if resume and run_dir.exists() and any(run_dir.iterdir()):
@@ -347,6 +350,10 @@ def train(
     old_manifest, resume_from, warm_path = check_request(
         cfg, run_dir, resume=resume, warm_start=warm_start, world_size=world
     )
+    if cfg.family == "isaaclab":  # a bad --asset-root is bad input: refuse it before the run dir is written
+        from trainer.sim_assets import configure_asset_root
+
+        configure_asset_root(asset_root)
     distributed.barrier()  # every rank has read the run dir before rank 0 rewrites it
     if not main:
         tracking, pipes, console = False, None, None
@@ -418,7 +425,8 @@ def train(
             }
         )
         manifest["mlflow_run_id"] = tracker.wait_ready(timeout=10)  # never hold training back for long
-        manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
+        # the manifest, train_result.json and Pipes metadata are read by many: never a user:password in them
+        manifest["mlflow_tracking_uri"] = redact_uri(tracker.tracking_uri) if manifest["mlflow_run_id"] else None
     if main:
         checkpoints.write_manifest(run_dir, manifest)
 
@@ -511,7 +519,7 @@ def train(
     if tracker is not None and not manifest.get("mlflow_run_id"):
         # a slow store (first sqlite migration, busy server) may only now have created the run
         manifest["mlflow_run_id"] = tracker.wait_ready(timeout=60)
-        manifest["mlflow_tracking_uri"] = tracker.tracking_uri if manifest["mlflow_run_id"] else None
+        manifest["mlflow_tracking_uri"] = redact_uri(tracker.tracking_uri) if manifest["mlflow_run_id"] else None
         checkpoints.write_manifest(run_dir, manifest)
     best_path, best_entry = checkpoints.best(run_dir, manifest)
     env_steps = (cfg.timesteps - start) * total_envs

@@ -8,13 +8,14 @@ narrowed and overridden here; the code holds no region names.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from robotics_assets.lib.terraform_outputs import RegionOutputsError, load_regions_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETTINGS = "config/local.yaml"
@@ -102,8 +103,37 @@ class Settings:
         data_dir = os.environ.get("ROBOTICS_DATA_DIR") or raw.data_dir
         self.data_dir = self._resolve(data_dir)
         self.regions_file = self._resolve(raw.regions_file)
-        self.region_outputs: dict[str, dict[str, Any]] = load_region_outputs(self.regions_file)
+        self._refuse_credentials()
+        try:
+            self.region_outputs: dict[str, dict[str, Any]] = load_region_outputs(self.regions_file)
+        except RegionOutputsError as e:
+            raise SettingsError(f"{e}\n(regions_file in {self.path})") from None
+        except OSError as e:  # a folder, an unreadable file
+            raise SettingsError(
+                f"{self.path}: regions_file: cannot read {self.regions_file} ({e.strerror}); point it at the JSON "
+                "written by `terraform output -json regions`"
+            ) from None
         self.regions: list[str] = self._select_regions()
+
+    def _refuse_credentials(self) -> None:
+        """URLs here travel in trainer arguments, run logs and metadata: a password or SAS token must not ride along.
+
+        The error names the field only, never the value.
+        """
+        fields = {"mlflow_tracking_uri": self.raw.mlflow_tracking_uri, "task_configs": self.raw.task_configs}
+        fields.update({f"regions.{name}.artifact_root": r.artifact_root for name, r in self.raw.regions.items()})
+        for field, value in fields.items():
+            if value and "://" in value and has_credentials(value):
+                fix = (
+                    "set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD for an MLflow server, or PGPASSWORD "
+                    "(or ~/.pgpass) for a PostgreSQL store"
+                    if field == "mlflow_tracking_uri"
+                    else "storage authenticates with the pod's workload identity or AZURE_STORAGE_CONNECTION_STRING"
+                )
+                raise SettingsError(
+                    f"{self.path}: {field}: the URL carries credentials (a password, SAS signature or key), which "
+                    f"would show in run logs and metadata; remove them and {fix}"
+                )
 
     def _resolve(self, value: str) -> Path:
         p = Path(value).expanduser()
@@ -223,7 +253,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     try:
         raw = SettingsFile.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in e.errors())
         raise SettingsError(f"{p}: {problems}") from None
     return Settings(raw, p)
 
@@ -241,25 +271,12 @@ def current_settings() -> Settings:
 
 
 def load_region_outputs(path: Path) -> dict[str, dict[str, Any]]:
-    """Terraform `regions` output: `{region: {...}}`. Accepts the raw `terraform output -json` wrapper too."""
-    try:
-        from robotics_assets.lib import (
-            terraform_outputs,  # provided by infra_tf; richer validation
-        )
-    except ImportError:
-        terraform_outputs = None
-    if terraform_outputs is not None and hasattr(terraform_outputs, "load_regions_file"):
-        loaded = terraform_outputs.load_regions_file(path)
-        return {name: (r.model_dump() if hasattr(r, "model_dump") else dict(vars(r)) if not isinstance(r, dict) else r)
-                for name, r in loaded.items()}
-    if not path.is_file():
-        raise SettingsError(f"{path}: regions file not found (write it with `terraform output -json regions > {path}`)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise SettingsError(f"{path}: not valid JSON: {e}") from None
-    if isinstance(data, dict) and set(data) >= {"value"} and isinstance(data.get("value"), dict):
-        data = data["value"]
-    if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
-        raise SettingsError(f"{path}: expected a JSON object keyed by region name (terraform output -json regions)")
-    return data
+    """Terraform `regions` output as plain dicts, validated by `terraform_outputs.load_regions_file`."""
+    return {name: region.model_dump() for name, region in load_regions_file(path).items()}
+
+
+def has_credentials(url: str) -> bool:
+    """A password in the user info, or a credential-shaped parameter (SAS `sig=`, `AccountKey=`, `password=`)."""
+    from robotics_assets.lib.secrets import redact
+
+    return redact(url) != url

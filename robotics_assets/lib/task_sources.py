@@ -75,13 +75,22 @@ def open_source(location: str) -> TaskConfigSource:
     scheme = location.split("://", 1)[0]
     if scheme == "file":
         return FolderSource(location.removeprefix("file://"))
+    if scheme in ("http", "https") and scheme not in _SOURCES:  # Azure Blob (docs/azure.md); azure SDK loads lazily
+        from robotics_assets.lib.azure.task_configs import register
+
+        register()
     factory = _SOURCES.get(scheme)
     if factory is None:
         raise TaskConfigError(
             f"task_configs: {location!r}: no source for scheme {scheme!r} "
             f"(use a folder path{', or one of: ' + ', '.join(_SOURCES) if _SOURCES else ''})"
         )
-    return factory(location)
+    try:
+        return factory(location)
+    except TaskConfigError:
+        raise
+    except ValueError as e:  # a malformed URL, missing credentials: the messages name the setting, never a secret
+        raise TaskConfigError(f"task_configs: {e}") from None
 
 
 def content_hash(content: bytes) -> str:

@@ -13,12 +13,14 @@ import pytest
 
 from tests.services import Azurite
 from trainer.storage import (
+    ArtifactURIError,
     IntegrityError,
     ObjectNotFound,
     StorageError,
     fetch,
     open_store,
     publish_run_dir,
+    redact_uri,
 )
 from trainer.storage.identity import AzureAuthError
 
@@ -96,6 +98,24 @@ def test_local_corruption_and_missing_digest_refused(tmp_path, checkpoint):
     path.with_name("a.pt.sha256").unlink()
     with pytest.raises(IntegrityError, match="no recorded sha256"):
         store.read_bytes("a.pt")
+
+
+def test_uris_with_credentials_are_refused_without_echoing_them():
+    for uri, shown in (
+        ("https://acct.blob.core.windows.net/checkpoints/run?sv=2024&sig=TOPSECRET",
+         "https://acct.blob.core.windows.net/checkpoints/run"),
+        ("https://user:TOPSECRET@acct.blob.core.windows.net/checkpoints/run",
+         "https://acct.blob.core.windows.net/checkpoints/run"),
+        ("ftp://user:TOPSECRET@host/run", "ftp://host/run"),
+    ):
+        with pytest.raises(ArtifactURIError) as e:  # a ValueError: bad input, exit 2 in the trainer CLI
+            open_store(uri)
+        assert str(e.value).startswith(f"artifact URI {shown!r}: ") and "TOPSECRET" not in str(e.value)
+    # what the trainer writes into manifests and metadata for an MLflow server behind basic auth
+    assert redact_uri("https://user:TOPSECRET@mlflow.example.com:5000/?token=x#f") == "https://mlflow.example.com:5000/"
+    assert redact_uri("sqlite:////data/mlflow/mlflow.db") == "sqlite:////data/mlflow/mlflow.db"
+    assert redact_uri("azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/s") == (
+        "azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/s")
 
 
 def test_keys_cannot_escape_the_root(tmp_path):

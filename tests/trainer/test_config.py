@@ -182,3 +182,31 @@ def test_with_overrides_validates_like_a_file():
     assert cfg.with_overrides(num_envs=64, timesteps=None).num_envs == 64
     with pytest.raises(ConfigError, match="num_envs: Input should be greater than 0"):
         cfg.with_overrides(num_envs=0)
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        ({"overrides": {"agent": None}}, "agent.overrides.agent: expected a mapping of keys, got None"),
+        ({"overrides": {"trainer": None}}, "agent.overrides.trainer: expected a mapping of keys, got None"),
+        ({"overrides": {"agent": {"learning_rate_scheduler": ["KLAdaptiveLR"]}}},
+         "agent.overrides.agent.learning_rate_scheduler: unsupported value ['KLAdaptiveLR']"),
+        ({"overrides": {"agent": {"experiment": 5}}}, "agent.overrides.agent.experiment: expected a mapping of keys"),
+    ],
+)
+def test_agent_sections_of_the_wrong_shape_are_config_errors(tmp_path, agent, expected):
+    assert expected in _error(_write(tmp_path, _cartpole(agent=agent)))
+
+
+def test_agent_base_that_is_not_a_runner_config_or_not_text(tmp_path):
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00agent")
+    message = _error(_write(tmp_path, _cartpole(agent={"base": "binary.yaml"})))
+    assert "agent.base: " in message and "is not UTF-8 text" in message
+    (tmp_path / "list.yaml").write_text(yaml.safe_dump({"agent": [1], "trainer": {}}))
+    message = _error(_write(tmp_path, _cartpole(agent={"base": "list.yaml"})))
+    assert "is not a skrl runner config (needs 'agent' and 'trainer' mappings)" in message
+
+
+def test_a_null_experiment_section_gets_the_trainers_settings(tmp_path):
+    cfg = load_task_config(_write(tmp_path, _cartpole(agent={"overrides": {"agent": {"experiment": None}}})))
+    assert cfg.resolved()["agent"]["agent"]["experiment"]["checkpoint_interval"] == cfg.checkpoint_interval

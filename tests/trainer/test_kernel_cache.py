@@ -194,16 +194,19 @@ def test_unreachable_store_warns_without_secrets(cache_env, monkeypatch, capsys)
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING",
                        f"DefaultEndpointsProtocol=http;AccountName=acct;AccountKey={secret_key};"
                        "BlobEndpoint=http://127.0.0.1:9/acct;")
-    uri = "http://127.0.0.1:9/acct/cache/prefix?sv=2024&sig=TOPSECRETSIG"
-    cache = kc.KernelCache.open("cpu", uri)
+    # a SAS token in the URI is refused (credentials come from the environment), and never shown
+    sas = kc.KernelCache.open("cpu", "http://127.0.0.1:9/acct/cache/prefix?sv=2024&sig=TOPSECRETSIG")
+    assert sas.restored.action == "failed" and "remove its credentials" in sas.restored.reason
+    cache = kc.KernelCache.open("cpu", "http://127.0.0.1:9/acct/cache/prefix")
     assert cache.restored.action == "failed"
+    assert "prefix/warp/" in cache.restored.reason and "cpu.tar.gz/warp/" not in cache.restored.reason
     local = cache.local
     fill(local, ["alpha"])
     assert cache.publish().action == "failed"
     out = capsys.readouterr().out
-    assert out.count("warning: kernel cache") == 2
+    assert out.count("warning: kernel cache") == 3
     for secret in (secret_key, "TOPSECRETSIG", "sig="):
-        assert secret not in out and secret not in cache.restored.reason
+        assert secret not in out and secret not in cache.restored.reason + sas.restored.reason
 
 
 def test_no_uri_means_no_store_access(cache_env):

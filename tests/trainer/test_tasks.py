@@ -7,6 +7,10 @@ from trainer import tasks
 
 def test_source_scan_matches_the_gymnasium_registry():
     import gymnasium as gym
+
+    from trainer.isaaclab_compat import prepare_isaaclab_import
+
+    prepare_isaaclab_import("cpu")  # hydra's ANTLR 4.9 before Isaac Lab loads it, as the trainer does (alone, too)
     import isaaclab_tasks  # noqa: F401  (registers the Isaac-* ids; ~6 s: torch + warp)
 
     scanned = tasks.isaaclab_tasks()

@@ -13,9 +13,11 @@ from trainer.storage.base import (
 )
 from trainer.storage.open import open_store
 from trainer.storage.publish import fetch, publish_run_dir
+from trainer.storage.uris import ArtifactURIError, redact_uri
 
 __all__ = [
     "ArtifactStore",
+    "ArtifactURIError",
     "IntegrityError",
     "ObjectInfo",
     "ObjectNotFound",
@@ -23,4 +25,5 @@ __all__ = [
     "fetch",
     "open_store",
     "publish_run_dir",
+    "redact_uri",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from trainer.storage.uris import is_blob_uri
+from trainer.storage.uris import ArtifactURIError, is_blob_uri, redact_uri
 
 
 def open_store(uri: str | Path, **options):
@@ -23,5 +23,8 @@ def open_store(uri: str | Path, **options):
     if parts.scheme == "file":
         return LocalStore(unquote(parts.path))
     if parts.scheme and len(parts.scheme) > 1:
-        raise ValueError(f"artifact URI {text!r}: unsupported scheme {parts.scheme!r} (allowed: file://, https://)")
+        raise ArtifactURIError(
+            f"artifact URI {redact_uri(text)!r}: unsupported scheme {parts.scheme!r} (allowed: a folder, file://, "
+            "https:// or http:// Blob URL)"
+        )
     return LocalStore(text)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from trainer.storage.base import ObjectInfo, ObjectNotFound, StorageError, sha256_file
 from trainer.storage.open import open_store
+from trainer.storage.uris import redact_uri
 
 COMMIT_MARKER = "manifest.json"  # uploaded last: a reader that sees it sees every file it names
 
@@ -55,7 +56,7 @@ def fetch(uri: str, local_dir: str | Path) -> Path:
     try:
         store = open_store(parent)
     except ValueError:
-        raise ObjectNotFound(f"no artifact at {uri}") from None
+        raise ObjectNotFound(f"no artifact at {redact_uri(uri)}") from None
     dest = local_dir / name
     store.get_file(name, dest)  # ObjectNotFound if there is nothing there either
     return dest

@@ -7,8 +7,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
+
+
+class ArtifactURIError(ValueError):
+    """An artifact URI is malformed or of an unsupported kind (bad input); the message shows it redacted."""
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without user info, query string or fragment: a password or SAS token must not reach a log or error."""
+    text = re.sub(r"[?#].*", "", str(uri), flags=re.DOTALL)
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@", r"\1", text)
 
 
 @dataclass(frozen=True)
@@ -28,17 +39,26 @@ def is_blob_uri(uri: str) -> bool:
 
 def parse_blob_uri(uri: str) -> BlobLocation:
     parts = urlsplit(uri)
+    shown = redact_uri(uri)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"artifact URI {uri!r}: expected https://<account>.blob.core.windows.net/<container>/<path>")
+        raise ArtifactURIError(
+            f"artifact URI {shown!r}: expected https://<account>.blob.core.windows.net/<container>/<path>"
+        )
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ArtifactURIError(
+            f"artifact URI {shown!r}: remove its credentials (query string, fragment or user info; e.g. a SAS "
+            "token): they are not used; authenticate with AZURE_STORAGE_CONNECTION_STRING or ROBOTICS_AZURE_AUTH "
+            "(docs/azure.md)"
+        )
     segments = [unquote(s) for s in parts.path.split("/") if s]
     host = parts.hostname or ""
     if ".blob." in host:
         base = f"{parts.scheme}://{parts.netloc}"
     else:
         if not segments:
-            raise ValueError(f"artifact URI {uri!r}: path-style URL needs /<account>/<container>/...")
+            raise ArtifactURIError(f"artifact URI {shown!r}: path-style URL needs /<account>/<container>/...")
         base = f"{parts.scheme}://{parts.netloc}/{segments.pop(0)}"
     if not segments:
-        raise ValueError(f"artifact URI {uri!r}: no container in the path")
+        raise ArtifactURIError(f"artifact URI {shown!r}: no container in the path")
     container = segments.pop(0)
     return BlobLocation(base, container, "/".join(segments))

@@ -21,8 +21,8 @@ def build_task_config_asset() -> dg.AssetsDefinition:
     )
     def task_config(context: dg.AssetExecutionContext, task_configs: TaskConfigStore) -> dg.MaterializeResult:
         name = context.partition_key
-        source = task_configs.source()
         try:
+            source = task_configs.source()
             content = source.read(name)
             valid = validate_task_config(name, content, location=source.location)
         except TaskConfigError as e:

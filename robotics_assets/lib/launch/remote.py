@@ -66,14 +66,20 @@ def launch_identity(context: dg.AssetExecutionContext, request: LaunchRequest) -
 
 
 def check_plain_env(env: Mapping[str, str], where: str) -> None:
-    """Refuse secret-looking variables in plain env: they would land in specs, manifests and run metadata."""
-    for name in env:
+    """Refuse secret-looking variables in plain env: they would land in specs, manifests and run metadata.
+
+    A secret-looking name, or a value that carries credentials (a URL with a password, a SAS signature, an account
+    key) under an innocent name; the error names the variable, never the value.
+    """
+    from robotics_assets.lib.settings import has_credentials
+
+    for name, value in env.items():
         if name.startswith("DAGSTER_PIPES_"):
             continue
-        if _SECRET_NAME.search(name):
+        if _SECRET_NAME.search(name) or has_credentials(str(value)):
             raise ValueError(
-                f"{where}: environment variable {name!r} looks like a secret; pass it by reference instead "
-                "(backend_options.credentials for OSMO, backend_options.secret_env for k8s)"
+                f"{where}: environment variable {name!r} looks like a secret (its name or its value); pass it by "
+                "reference instead (backend_options.credentials for OSMO, backend_options.secret_env for k8s)"
             )
 
 

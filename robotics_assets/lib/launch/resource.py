@@ -57,9 +57,13 @@ def _resolve_factory(name: str, settings: Settings) -> BackendFactory:
     module_name, sep, attr = target.partition(":")
     if not sep:
         raise SettingsError(f"{settings.path}: backends.{name}: {target!r} must look like 'package.module:factory'")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        where = f"backends.{name}" if name in settings.raw.backends else f"backend {name!r}"
+        raise SettingsError(f"{settings.path}: {where}: cannot load {target!r} ({e})") from None
     return obj
 
 
