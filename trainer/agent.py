@@ -26,7 +26,8 @@ _EVALUATED_KEYS = {
 
 
 # Sections the trainer fills in itself: an override may change their keys, not replace them with null.
-_REQUIRED_SECTIONS = {"agent.overrides.agent", "agent.overrides.trainer"}
+_REQUIRED_SECTIONS = {"agent.overrides.agent", "agent.overrides.trainer", "agent.overrides.models",
+                      "agent.overrides.models.policy", "agent.overrides.models.value"}
 
 
 class AgentConfigError(ValueError):

@@ -299,7 +299,9 @@ def _staging(out_dir: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=".evaluation-", dir=out_dir) as scratch:
         stage = Path(scratch)
         yield stage
-        # evaluation.json last: its presence means the whole set is there
+        # evaluation.json last: its presence means the whole set is there. A reused out_dir's old evaluation.json goes
+        # first, so a crash while the files move never pairs it with the new report and plots
+        (out_dir / RESULT_NAME).unlink(missing_ok=True)
         for item in sorted(stage.iterdir(), key=lambda p: p.name == RESULT_NAME):
             os.replace(item, out_dir / item.name)
 

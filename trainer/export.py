@@ -414,6 +414,9 @@ def export(
             module, ort_session(tmp), obs_dim, cfg.export.latency_batch_sizes, iterations=latency_iterations
         )
         tmp.chmod(0o644)  # mkstemp creates 0600; the model is meant to be shared
+        # export.json describes one model (its sha256): a reused out_dir's old one goes before the new model lands,
+        # so a crash in between leaves a model without a summary, never a summary of another model
+        (out_dir / SUMMARY_NAME).unlink(missing_ok=True)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

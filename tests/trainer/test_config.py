@@ -189,6 +189,7 @@ def test_with_overrides_validates_like_a_file():
     [
         ({"overrides": {"agent": None}}, "agent.overrides.agent: expected a mapping of keys, got None"),
         ({"overrides": {"trainer": None}}, "agent.overrides.trainer: expected a mapping of keys, got None"),
+        ({"overrides": {"models": {"policy": None}}}, "agent.overrides.models.policy: expected a mapping of keys"),
         ({"overrides": {"agent": {"learning_rate_scheduler": ["KLAdaptiveLR"]}}},
          "agent.overrides.agent.learning_rate_scheduler: unsupported value ['KLAdaptiveLR']"),
         ({"overrides": {"agent": {"experiment": 5}}}, "agent.overrides.agent.experiment: expected a mapping of keys"),

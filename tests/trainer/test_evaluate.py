@@ -155,3 +155,26 @@ def test_a_fresh_node_restores_the_kernel_cache(cartpole, tmp_path, monkeypatch)
     assert trained <= on_node and len(on_node - trained) < len(trained) // 10, "restored, not recompiled"
     if on_node != trained:  # evaluation's own few kernels went back to the store for the next evaluation pod
         assert f"kernel cache published: {len(on_node)} files ({len(on_node - trained)} new)" in proc.stdout
+
+
+def test_a_crash_while_moving_into_a_reused_out_never_pairs_old_and_new(tmp_path, monkeypatch):
+    """evaluation.json marks a complete set: a reused --out loses the old one before any new file lands."""
+    from trainer import evaluate as ev
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ev.RESULT_NAME).write_text('{"old": true}')
+    (out / ev.REPORT_NAME).write_text("old report")
+    real_replace, moved = os.replace, []
+
+    def crashing_replace(src, dst):
+        if moved:
+            raise OSError("disk gone")
+        moved.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(ev.os, "replace", crashing_replace)
+    with pytest.raises(OSError, match="disk gone"), ev._staging(out) as stage:
+        for name in (ev.RESULT_NAME, ev.REPORT_NAME, ev.LEARNING_CURVE_NAME):
+            (stage / name).write_text("new")
+    assert len(moved) == 1 and not (out / ev.RESULT_NAME).exists(), "an old evaluation.json would vouch for new files"

@@ -192,3 +192,20 @@ def test_pipes_reports_materialization_and_parity_check(cartpole, tmp_path):
     assert meta["latency_onnxruntime_batch_1_p50_ms"] > 0 and meta["latency_torch_batch_1_p99_ms"] > 0
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "onnx_parity" and check.passed
+
+
+def test_a_reused_out_never_keeps_a_summary_of_another_model(cartpole, tmp_path, monkeypatch):
+    """export.json names one model's sha256: the old one goes before the new model lands (crash in between)."""
+    from trainer import export as ex
+    from trainer.config import load_task_config
+
+    config, run_dir = cartpole
+    (tmp_path / ex.SUMMARY_NAME).write_text('{"onnx_sha256": "of another model"}')
+
+    def crash(*_args, **_kwargs):
+        raise OSError("killed before the summary was written")
+
+    monkeypatch.setattr(ex, "_write_json_atomic", crash)
+    with pytest.raises(OSError, match="killed"):
+        ex.export(load_task_config(config), run_dir, tmp_path, latency_iterations=5)
+    assert (tmp_path / "policy.onnx").is_file() and not (tmp_path / ex.SUMMARY_NAME).exists()
