@@ -25,7 +25,7 @@ _MIN_LEN = 6  # shorter values would mask ordinary words
 
 # Credential shapes that are secret whoever produced them (a connection string printed by a library, say).
 _PATTERNS = [
-    re.compile(r"(?i)(AccountKey|SharedAccessSignature|SharedAccessKey|password|pwd)=([^;&\s\"']+)"),
+    re.compile(r"(?i)((?:AccountKey|SharedAccessSignature|SharedAccessKey|password|pwd)=)([^;&\s\"']+)"),
     re.compile(r"(?i)([?&]sig=)([^&\s\"']+)"),
     re.compile(r"(?i)(Bearer\s+)([A-Za-z0-9\-_.~+/]{8,}=*)"),
     re.compile(r"(?i)(://[^:/@\s]+:)([^@\s]+)(@)"),  # user:password@host in URLs

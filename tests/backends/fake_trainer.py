@@ -12,6 +12,8 @@ from pathlib import Path
 
 from dagster_pipes import open_dagster_pipes
 
+PLANTED = "PLANTEDaccountKEY0123456789=="
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -27,6 +29,8 @@ def main() -> int:
         start = int(progress.read_text()) if args.resume and progress.exists() else 0
         pipes.log.info(f"fake {args.step}: config has {len(Path(args.config).read_text())} bytes, starting at {start}")
         print(f"stdout line from the fake trainer (resume={args.resume})", flush=True)
+        if os.environ.get("FAKE_LEAK"):  # a task that prints a credential (a debug line, a library's repr)
+            print(f"connecting with AccountKey={PLANTED};EndpointSuffix=core.windows.net", flush=True)
         for i in range(start, start + int(float(os.environ.get("FAKE_TRAIN_S", "0.5")) * 10)):
             progress.write_text(str(i + 1))
             time.sleep(0.1)

@@ -122,3 +122,13 @@ def test_of_two_racing_launches_the_later_pod_withdraws(api, tmp_path):
     assert not result.success
     assert "this launch withdrew pod" in result.failure_data_for_node("policy").error.message
     assert list(api.pods) == ["rival-pod"], "our pod is gone, the rival's keeps training"
+
+
+def test_pod_failure_text_masks_credentials_the_container_printed():
+    from robotics_assets.lib.launch.k8s import pod_failure_text
+    from tests.backends.fake_trainer import PLANTED
+
+    pod = {"status": {"reason": "Error", "containerStatuses": [{"state": {"terminated": {
+        "exitCode": 1, "message": f"boom: DefaultEndpointsProtocol=https;AccountKey={PLANTED};"}}}]}}
+    text = pod_failure_text(pod)
+    assert "AccountKey=***" in text and PLANTED not in text

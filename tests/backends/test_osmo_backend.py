@@ -67,6 +67,16 @@ def test_success_brings_back_pipes_results_logs_and_spec(osmo, tmp_path):
     assert any("fake train: config has 15 bytes" in m for m in logs), "Pipes log messages arrive"
 
 
+def test_a_credential_the_task_prints_is_masked_in_the_dagster_log(osmo, tmp_path):
+    from tests.backends.fake_trainer import PLANTED
+
+    result, instance = _materialize(_backend(osmo), _request(tmp_path, FAKE_TRAIN_S=0.2, FAKE_LEAK=1))
+    assert result.success
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("connecting with AccountKey=***" in m for m in logs), "the line arrives, masked"
+    assert not any(PLANTED in m for m in logs)
+
+
 def test_preemption_restarts_with_resume(osmo, tmp_path):
     progress = tmp_path / "run" / "progress.txt"
     osmo.standin.inject_disruption("FAILED_PREEMPTED",

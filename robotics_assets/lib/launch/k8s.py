@@ -32,6 +32,7 @@ from robotics_assets.lib.launch.remote import (
     pipes_transport,
     resume_args,
 )
+from robotics_assets.lib.secrets import redact
 
 if TYPE_CHECKING:
     from robotics_assets.lib.settings import Settings
@@ -237,7 +238,7 @@ def pod_failure_text(pod: Mapping[str, Any]) -> str:
         if term:
             parts.append(f"{cs.get('name')}: {term.get('reason')} (exit code {term.get('exitCode')})"
                          + (f": {term['message']}" if term.get("message") else ""))
-    return "; ".join(p for p in parts if p) or "pod failed"
+    return redact("; ".join(p for p in parts if p) or "pod failed")  # may quote the container's last output
 
 
 class K8sBackend:

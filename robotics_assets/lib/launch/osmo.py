@@ -43,6 +43,7 @@ from robotics_assets.lib.osmo.spec import (
     workflow_name,
 )
 from robotics_assets.lib.osmo.status import ALIVE_STATES, WorkflowStatus
+from robotics_assets.lib.secrets import redact
 
 if TYPE_CHECKING:
     from robotics_assets.lib.settings import Settings
@@ -301,7 +302,8 @@ def failure_text(workflow: Mapping[str, Any]) -> str:
                 code = task.get("exit_code")
                 parts.append(f"{task.get('name')}: {msg}" + (f" (exit code {code})" if code is not None
                                                               and f"exit code {code}" not in msg else ""))
-    return "; ".join(parts) or workflow.get("status", "unknown failure")
+    # the platform's text can quote the task's own output: masked like every line that comes back into Dagster
+    return redact("; ".join(parts) or workflow.get("status", "unknown failure"))
 
 
 class _LogFollower:
@@ -320,7 +322,8 @@ class _LogFollower:
             for raw in self._response.iter_lines():
                 if self._stopped.is_set():
                     return
-                self._log.info(f"[osmo {self._workflow_id}] {raw.decode('utf-8', errors='replace')}")
+                line = redact(raw.decode("utf-8", errors="replace"))  # a credential a task printed stays out
+                self._log.info(f"[osmo {self._workflow_id}] {line}")
         except Exception as e:  # noqa: BLE001 - logs are a convenience: never fail the launch over them
             if not self._stopped.is_set():
                 self._log.debug(f"[osmo] log stream of {self._workflow_id} ended: {type(e).__name__}")
