@@ -144,11 +144,13 @@ def test_resume_with_another_world_size_is_bad_input(two_ranks, tmp_path):
     assert "world_size (run: 2, now: 1)" in proc.stderr
 
 
-def test_a_rank_rejecting_its_input_fails_the_launch_with_exit_2(two_ranks, tmp_path):
+def test_bad_input_is_refused_once_before_any_rank_starts(two_ranks, tmp_path):
+    # each rank would refuse it too, but a rank that fails first gets the others killed before they can say why
     proc = run_trainer("train", "--config", two_ranks.config, "--run-dir", tmp_path / "run", "--nproc-per-node",
                        RANKS, "--no-tracking", "--asset-root", tmp_path / "missing", check=False, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "is not a folder" in proc.stderr and "failed with exit code(s) [2]" in proc.stderr
+    assert proc.stderr.count("is not a folder") == 1 and "starting" not in proc.stdout
+    assert not (tmp_path / "run").exists()
 
 
 def test_bad_gpus_requests_are_named(tmp_path):
