@@ -150,9 +150,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         distributed.check_devices(cfg.device, world)
         check_request(cfg, args.run_dir, resume=args.resume, warm_start=args.warm_start, world_size=world)
         if cfg.family == "isaaclab":  # every rank would refuse a bad --asset-root: say it once, before any starts
-            from trainer.sim_assets import configure_asset_root  # (and the offline root is built once, not per rank)
+            from trainer.sim_assets import configure_asset_root
 
-            configure_asset_root(args.asset_root)
+            configure_asset_root(args.asset_root)  # and the offline root is built once, not once per rank
         return distributed.launch(world, args.argv)
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", started.world_size))
     if started.is_distributed and per_node != world:  # gpus is per node: torchrun may span several nodes
