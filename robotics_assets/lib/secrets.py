@@ -63,6 +63,11 @@ def redact(text: Any) -> str:
     return out
 
 
+
+def has_credentials(text: str) -> bool:
+    """Whether ``redact`` would mask something in ``text`` (a password in a URL, a SAS `sig=`, a key, a known secret)."""
+    return redact(text) != str(text)
+
 class RedactingFilter(logging.Filter):
     """A logging filter that rewrites each record's message with ``redact``."""
 

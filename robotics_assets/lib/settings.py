@@ -120,6 +120,8 @@ class Settings:
 
         The error names the field only, never the value.
         """
+        from robotics_assets.lib.secrets import has_credentials
+
         fields = {"mlflow_tracking_uri": self.raw.mlflow_tracking_uri, "task_configs": self.raw.task_configs}
         fields.update({f"regions.{name}.artifact_root": r.artifact_root for name, r in self.raw.regions.items()})
         for field, value in fields.items():
@@ -274,9 +276,3 @@ def load_region_outputs(path: Path) -> dict[str, dict[str, Any]]:
     """Terraform `regions` output as plain dicts, validated by `terraform_outputs.load_regions_file`."""
     return {name: region.model_dump() for name, region in load_regions_file(path).items()}
 
-
-def has_credentials(url: str) -> bool:
-    """A password in the user info, or a credential-shaped parameter (SAS `sig=`, `AccountKey=`, `password=`)."""
-    from robotics_assets.lib.secrets import redact
-
-    return redact(url) != url

@@ -71,7 +71,7 @@ def check_plain_env(env: Mapping[str, str], where: str) -> None:
     A secret-looking name, or a value that carries credentials (a URL with a password, a SAS signature, an account
     key) under an innocent name; the error names the variable, never the value.
     """
-    from robotics_assets.lib.settings import has_credentials
+    from robotics_assets.lib.secrets import has_credentials
 
     for name, value in env.items():
         if name.startswith("DAGSTER_PIPES_"):
