@@ -25,7 +25,9 @@ module "container_registry" {
   location            = local.global_location
   resource_group_name = module.global_resource_group.name
   replica_locations   = keys(var.regions)
-  tags                = var.tags
+  # Registry audit logs go to the workspace of the global location's region (else the first region by name).
+  log_analytics_workspace_id = module.region[contains(keys(var.regions), local.global_location) ? local.global_location : sort(keys(var.regions))[0]].log_analytics_workspace_id
+  tags                       = var.tags
 }
 
 # Multi-region is data: one stack per entry of var.regions.
@@ -38,7 +40,10 @@ module "region" {
   instance               = var.instance
   location               = each.key
   region                 = each.value
+  subscription_id        = var.subscription_id
   tenant_id              = data.azurerm_client_config.current.tenant_id
+  deployer_object_id     = data.azurerm_client_config.current.object_id
+  deployer_ip_ranges     = var.deployer_ip_ranges
   container_registry     = { id = module.container_registry.id, login_server = module.container_registry.login_server }
   trainer_image          = var.trainer_image
   admin_group_object_ids = var.admin_group_object_ids

@@ -14,6 +14,11 @@ output "role_assignments" {
 }
 
 output "osmo_dependencies" {
-  description = "Per region: PostgreSQL and Redis endpoints for OSMO's Helm values (null where not deployed)."
+  description = "Per region: PostgreSQL and Redis endpoints and Key Vault secret IDs for OSMO's Helm values (null where not deployed)."
   value       = { for name, region in module.region : name => region.osmo_dependencies }
+}
+
+output "cluster_manifests" {
+  description = "Per region, the Kubernetes objects (YAML) that scripts/post_apply.sh applies: service accounts, the orchestrator's pods-only Role, the trainers' egress NetworkPolicy, the DCGM scrape config."
+  value       = { for name, region in module.region : name => region.cluster_manifests }
 }

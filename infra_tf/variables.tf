@@ -37,8 +37,11 @@ variable "regions" {
     The regional stacks, keyed by Azure region (ARM spelling, e.g. eastus). Adding a key adds a region; every
     attribute is optional (defaults in modules/regional_stack): address_space, zones, kubernetes_version,
     aks_sku_tier, system_pool, gpu_node_pools (see modules/gpu_node_pools), default_gpu_pool, gpu_price_per_hour,
-    storage_replication_type, should_create_private_endpoints, should_deploy_osmo_dependencies, osmo_pool,
-    osmo_service_url, log_retention_days, alert_emails, authorized_ip_ranges, allowed_ip_ranges.
+    storage_replication_type, should_create_private_endpoints (storage, Key Vault, registry, Azure ML),
+    should_deploy_osmo_dependencies, osmo_pool, osmo_service_url, osmo_workflow_namespace, log_retention_days,
+    alert_emails, authorized_ip_ranges, allowed_ip_ranges, training_domains (per-domain identities whose writes
+    ABAC limits to their tasks' prefixes), storage_lifecycle (version_retention_days, pipes_retention_days,
+    checkpoints_cool_after_days), trainer_public_https (trainer egress to public 443; docs/infra.md).
   EOT
   type = map(object({
     address_space                   = optional(string)
@@ -58,6 +61,10 @@ variable "regions" {
     alert_emails                    = optional(list(string))
     authorized_ip_ranges            = optional(list(string))
     allowed_ip_ranges               = optional(list(string))
+    training_domains                = optional(map(object({ service_account = optional(string), tasks = list(string) })))
+    storage_lifecycle               = optional(object({ version_retention_days = optional(number), pipes_retention_days = optional(number), checkpoints_cool_after_days = optional(number) }))
+    trainer_public_https            = optional(bool)
+    osmo_workflow_namespace         = optional(string)
   }))
 
   validation {
@@ -81,7 +88,17 @@ variable "trainer_image" {
 
 variable "admin_group_object_ids" {
   type        = list(string)
-  description = "Entra groups that administer every cluster (local Kubernetes accounts are disabled)."
+  description = "Entra groups that administer every cluster: local Kubernetes accounts are disabled, so without one nobody can apply the cluster objects (docs/infra.md, deployment order)."
+
+  validation {
+    condition     = length(var.admin_group_object_ids) > 0 && alltrue([for id in var.admin_group_object_ids : can(regex("^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", id))])
+    error_message = "admin_group_object_ids needs at least one Entra group object ID (az ad group show -g NAME --query id -o tsv)."
+  }
+}
+
+variable "deployer_ip_ranges" {
+  type        = list(string)
+  description = "Public CIDRs of the machine running Terraform: admitted through every region's Key Vault and storage firewalls (Terraform writes OSMO's secrets). Empty: run Terraform from inside the VNet."
   default     = []
 }
 

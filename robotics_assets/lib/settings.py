@@ -192,11 +192,22 @@ class Settings:
         r = self.region(region)
         return self.raw.training.gpus if r.gpus is None else r.gpus
 
+    def gpu_pool(self, region: str) -> str | None:
+        """The GPU node pool the region's launches use: `backend_options.node_pool`, else Terraform's default pool."""
+        return self.region(region).backend_options.get("node_pool") or self.region_outputs[region].get("default_gpu_pool")
+
     def gpu_price_per_hour(self, region: str) -> float:
+        """USD per GPU-hour: the settings' override, else the price of the pool launches use (Terraform outputs)."""
         r = self.region(region)
         if r.gpu_price_per_hour is not None:
             return r.gpu_price_per_hour
-        return float(self.region_outputs[region].get("gpu_price_per_hour") or 0.0)
+        outputs = self.region_outputs[region]
+        name = self.gpu_pool(region)
+        pool = (outputs.get("gpu_node_pools") or {}).get(name) or {}
+        if name != outputs.get("default_gpu_pool") and pool.get("price_per_hour") is not None:
+            return float(pool["price_per_hour"]) / int(pool["gpus_per_node"])
+        # the default pool: Terraform's regional price (its override, or the pool's list price per GPU)
+        return float(outputs.get("gpu_price_per_hour") or 0.0)
 
     def artifact_root(self, region: str) -> str:
         root = self.region(region).artifact_root

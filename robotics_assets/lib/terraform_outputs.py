@@ -7,6 +7,7 @@ Terraform outputs and this reader fails loudly at load time instead of as a `Key
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -29,17 +30,43 @@ class GpuNodePool(_Contract):
     vm_size: str = Field(min_length=1)
     priority: Literal["Spot", "Regular"]
     gpus_per_node: int = Field(ge=1)
+    min_count: int = Field(ge=0)
+    max_count: int = Field(ge=1)
+    price_per_hour: float | None = Field(ge=0)  # USD per node-hour; null for a VM size outside the catalog
     node_selector: dict[str, str]
     taints: list[Taint]
 
 
+class TrainingDomain(_Contract):
+    """A trust domain: its own identity, which may write only under its tasks' storage prefixes (docs/infra.md)."""
+
+    service_account: str = Field(min_length=1)
+    identity_client_id: str | None
+    tasks: list[str] = Field(min_length=1)  # task-name patterns, `*` a wildcard
+
+
 class AksSettings(_Contract):
+    id: str | None
     cluster_name: str = Field(min_length=1)
     oidc_issuer_url: str | None
+    kubernetes_version: str | None
     namespace: str = Field(min_length=1)
     training_service_account: str = Field(min_length=1)
     training_identity_client_id: str | None
-    kubernetes_version: str | None
+    training_domains: dict[str, TrainingDomain]
+    orchestrator_namespace: str = Field(min_length=1)
+    orchestrator_service_account: str = Field(min_length=1)
+    orchestrator_identity_client_id: str | None
+
+    def training_domain(self, task: str) -> TrainingDomain | None:
+        """The domain whose patterns name `task`: an exact name wins over a pattern, a pattern over `*`."""
+
+        def rank(item: tuple[str, TrainingDomain]) -> int:
+            tasks = item[1].tasks
+            return 0 if task in tasks else 1 if any(p != "*" and fnmatch.fnmatchcase(task, p) for p in tasks) else 2
+
+        matching = [i for i in sorted(self.training_domains.items()) if any(fnmatch.fnmatchcase(task, p) for p in i[1].tasks)]
+        return min(matching, key=rank)[1] if matching else None
 
 
 class ContainerRegistry(_Contract):
@@ -64,6 +91,10 @@ class OsmoSettings(_Contract):
     enabled: bool
     pool: str | None
     service_url: str | None
+    identity_client_id: str | None  # OSMO's own services (control plane, router, backend operator)
+    bucket: str | None  # blob container for OSMO's workflow data and logs
+    workflow_namespace: str | None
+    workflow_service_account: str | None  # federated with the default training identity
 
     @model_validator(mode="after")
     def _pool_when_enabled(self) -> OsmoSettings:
@@ -76,15 +107,29 @@ class RegionOutputs(_Contract):
     """One region's entry of the `regions` output."""
 
     location: str = Field(min_length=1)
+    subscription_id: str | None
     resource_group: str = Field(min_length=1)
     aks: AksSettings | None
     gpu_node_pools: dict[str, GpuNodePool]
+    default_gpu_pool: str | None  # the pool launchers use unless the deployment settings name another
     container_registry: ContainerRegistry | None
     storage: StorageSettings | None
     key_vault_uri: str | None
+    ml_workspace_name: str | None
     mlflow_tracking_uri: str | None
     osmo: OsmoSettings | None
-    gpu_price_per_hour: float | None = Field(ge=0)
+    gpu_price_per_hour: float | None = Field(ge=0)  # USD per GPU-hour in the default pool
+
+    @model_validator(mode="after")
+    def _default_pool_exists(self) -> RegionOutputs:
+        if self.default_gpu_pool is not None and self.default_gpu_pool not in self.gpu_node_pools:
+            raise ValueError(
+                f"default_gpu_pool: {self.default_gpu_pool!r} is not one of gpu_node_pools "
+                f"({', '.join(self.gpu_node_pools) or 'none'})"
+            )
+        if self.default_gpu_pool is None and self.gpu_node_pools:
+            raise ValueError("default_gpu_pool: null although gpu_node_pools is not empty (re-run terraform output)")
+        return self
 
 
 class RegionOutputsError(ValueError):

@@ -94,7 +94,8 @@ def test_every_problem_is_reported_at_once(tmp_path, sample):
 
 
 def test_nulls_are_allowed_where_a_part_is_unused(tmp_path, sample):
-    sample["westeurope"].update(aks=None, osmo=None, key_vault_uri=None, gpu_node_pools={}, gpu_price_per_hour=None)
+    sample["westeurope"].update(aks=None, osmo=None, key_vault_uri=None, gpu_node_pools={}, gpu_price_per_hour=None,
+                                default_gpu_pool=None, ml_workspace_name=None, subscription_id=None)
     assert load_regions_file(write(tmp_path, sample))["westeurope"].aks is None
 
 

@@ -86,10 +86,14 @@ def test_workload_identity_is_on(modules):
     assert cluster.literal("local_account_disabled") is True
     assert cluster.block("azure_active_directory_role_based_access_control").literal("azure_rbac_enabled") is True
     creds = {k: v for k, v in modules["identities"].resources.items() if k.startswith("azurerm_federated_identity")}
-    assert len(creds) == 2
-    for cred in creds.values():
+    # Azure refuses concurrent credential writes under one identity: the waves run one after another.
+    assert sorted(creds) == [f"azurerm_federated_identity_credential.wave_{n}" for n in range(5)]
+    for n in range(5):
+        cred = creds[f"azurerm_federated_identity_credential.wave_{n}"]
+        assert cred.literal("for_each") == f"${{local.waves[{n}]}}"
         assert cred.literal("audience") == ["api://AzureADTokenExchange"]
         assert cred.literal("subject").startswith("system:serviceaccount:")
+        assert n == 0 or cred.attributes["depends_on"] == [f"${{azurerm_federated_identity_credential.wave_{n - 1}}}"]
 
 
 @pytest.mark.parametrize("module", ["storage", "ml_workspace"])

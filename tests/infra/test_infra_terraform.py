@@ -27,7 +27,8 @@ def test_terraform_loads_the_whole_module_tree(terraform, infra_copy):
     code, out, err = terraform("get", "-no-color", cwd=infra_copy)
     assert code == 0, err
     loaded = set(re.findall(r"^- (\S+) in ", out, flags=re.MULTILINE))
-    assert {"region", "container_registry", "region.aks", "region.identities", "region.osmo_dependencies"} <= loaded
+    assert {"region", "container_registry", "region.aks", "region.identities", "region.osmo_dependencies",
+            "region.cluster_manifests", "region.identities.domains", "region.registry_endpoint"} <= loaded
 
 
 def test_config_loader_reports_a_broken_module(terraform, tmp_path):
@@ -55,7 +56,8 @@ def test_sample_is_what_the_contract_module_renders(terraform, infra_copy):
     for args in (("init", "-input=false"), ("apply", "-auto-approve", "-input=false")):
         code, _, err = terraform(*args, "-no-color", cwd=path)
         assert code == 0, err
-    code, out, err = terraform("output", "-json", "regions", cwd=path)
-    assert code == 0, err
-    committed = json.loads((INFRA / "examples" / "regions.sample.json").read_text())
-    assert json.loads(out) == committed, "regenerate the sample: see infra_tf/examples/contract/main.tf"
+    for output in ("regions", "cluster_manifests"):
+        code, out, err = terraform("output", "-json", output, cwd=path)
+        assert code == 0, err
+        committed = json.loads((INFRA / "examples" / f"{output}.sample.json").read_text())
+        assert json.loads(out) == committed, f"regenerate {output}.sample.json: see infra_tf/examples/contract/main.tf"

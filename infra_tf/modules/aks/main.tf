@@ -92,6 +92,9 @@ resource "azurerm_kubernetes_cluster" "this" {
     secret_rotation_enabled = true
   }
 
+  # Managed Prometheus (ama-metrics): node, kubelet and, with the scrape config, DCGM GPU metrics.
+  monitor_metrics {}
+
   tags = var.tags
 
   lifecycle {
@@ -123,10 +126,12 @@ resource "azurerm_kubernetes_cluster_node_pool" "gpu" {
   max_pods             = 110
   # Needs the subscription feature Microsoft.Compute/EncryptionAtHost (docs/infra.md, deployment order).
   host_encryption_enabled = true
-  gpu_driver              = "Install"
-  node_labels             = each.value.node_labels
-  node_taints             = each.value.node_taints
-  tags                    = var.tags
+  # AKS installs the driver; the GPU operator (post-apply, docs/infra.md) adds the device plugin that advertises
+  # nvidia.com/gpu, and the DCGM exporter. Without the operator no pod can request a GPU.
+  gpu_driver  = "Install"
+  node_labels = each.value.node_labels
+  node_taints = each.value.node_taints
+  tags        = var.tags
 
   lifecycle {
     ignore_changes = [node_count]
@@ -149,4 +154,18 @@ resource "azurerm_monitor_diagnostic_setting" "control_plane" {
   enabled_log {
     category = "guard"
   }
+}
+
+# The Prometheus rule and its endpoint, associated with the cluster (the metrics add-on reads both).
+resource "azurerm_monitor_data_collection_rule_association" "prometheus" {
+  name                    = "dcra-prometheus-${var.name}"
+  target_resource_id      = azurerm_kubernetes_cluster.this.id
+  data_collection_rule_id = var.prometheus.data_collection_rule_id
+}
+
+resource "azurerm_monitor_data_collection_rule_association" "prometheus_endpoint" {
+  # Azure requires this exact name for an endpoint association.
+  name                        = "configurationAccessEndpoint"
+  target_resource_id          = azurerm_kubernetes_cluster.this.id
+  data_collection_endpoint_id = var.prometheus.data_collection_endpoint_id
 }

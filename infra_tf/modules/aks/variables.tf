@@ -90,6 +90,14 @@ variable "log_analytics_workspace_id" {
   description = "Log Analytics workspace for Container Insights and the control plane's diagnostic logs."
 }
 
+variable "prometheus" {
+  description = "Managed Prometheus: the data collection rule and endpoint (monitoring module) associated with the cluster."
+  type = object({
+    data_collection_rule_id     = string
+    data_collection_endpoint_id = string
+  })
+}
+
 variable "tenant_id" {
   type        = string
   description = "Entra tenant for Kubernetes RBAC with Entra ID."
@@ -97,8 +105,12 @@ variable "tenant_id" {
 
 variable "admin_group_object_ids" {
   type        = list(string)
-  description = "Entra groups that are cluster admins (local accounts are disabled)."
-  default     = []
+  description = "Entra groups that are cluster admins (local accounts are disabled: without one, nobody can apply the cluster objects)."
+
+  validation {
+    condition     = length(var.admin_group_object_ids) > 0
+    error_message = "admin_group_object_ids needs at least one Entra group object ID (az ad group show -g NAME --query id -o tsv)."
+  }
 }
 
 variable "authorized_ip_ranges" {

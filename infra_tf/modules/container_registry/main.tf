@@ -25,3 +25,18 @@ resource "azurerm_container_registry" "this" {
 
   tags = var.tags
 }
+
+# Pushes, pulls and logins (who pulled which image), in the global region's Log Analytics workspace.
+resource "azurerm_monitor_diagnostic_setting" "registry" {
+  count                      = var.log_analytics_workspace_id == null ? 0 : 1
+  name                       = "diag-${var.name}"
+  target_resource_id         = azurerm_container_registry.this.id
+  log_analytics_workspace_id = var.log_analytics_workspace_id
+
+  enabled_log {
+    category_group = "audit"
+  }
+  enabled_metric {
+    category = "AllMetrics"
+  }
+}

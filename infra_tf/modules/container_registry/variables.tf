@@ -30,6 +30,12 @@ variable "public_network_access_enabled" {
   default     = true
 }
 
+variable "log_analytics_workspace_id" {
+  type        = string
+  description = "Log Analytics workspace for the registry's audit logs (null: none)."
+  default     = null
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to the registry."

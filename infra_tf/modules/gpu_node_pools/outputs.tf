@@ -20,18 +20,21 @@ output "contract" {
   description = "Per pool, the part of the region settings contract launchers read (docs/architecture.md)."
   value = {
     for name, pool in local.pools : name => {
-      vm_size       = pool.vm_size
-      priority      = pool.priority
-      gpus_per_node = pool.gpus_per_node
-      node_selector = pool.node_selector
-      taints        = pool.taints
+      vm_size        = pool.vm_size
+      priority       = pool.priority
+      gpus_per_node  = pool.gpus_per_node
+      min_count      = pool.min_count
+      max_count      = pool.max_count
+      price_per_hour = pool.price_per_hour
+      node_selector  = pool.node_selector
+      taints         = pool.taints
     }
   }
 }
 
 output "default_pool" {
-  description = "Name of the pool training uses by default (empty when the region has no GPU pool)."
-  value       = local.default_pool
+  description = "Name of the pool training uses by default (null when the region has no GPU pool)."
+  value       = local.default_pool == "" ? null : local.default_pool
 }
 
 output "gpu_price_per_hour" {

@@ -1,5 +1,8 @@
+# One identity per training domain: ABAC conditions on its storage grants let it write only under its own tasks'
+# prefixes, so a trainer of one domain cannot overwrite another domain's checkpoints or models.
 resource "azurerm_user_assigned_identity" "training" {
-  name                = var.names.training_identity
+  for_each            = var.training_domains
+  name                = each.key == "default" ? var.names.training_identity : "${var.names.training_identity}-${each.key}"
   location            = var.location
   resource_group_name = var.resource_group_name
   tags                = var.tags
@@ -12,49 +15,152 @@ resource "azurerm_user_assigned_identity" "orchestrator" {
   tags                = var.tags
 }
 
-# Workload identity: a pod running as the named service account exchanges its projected token for an Entra token.
-resource "azurerm_federated_identity_credential" "training" {
-  name                = "aks-${var.training_service_account.namespace}-${var.training_service_account.name}"
+# OSMO's own services (control plane, router, backend operator): workflow data and logs in the OSMO container.
+resource "azurerm_user_assigned_identity" "osmo" {
+  count               = var.osmo == null ? 0 : 1
+  name                = var.names.osmo_identity
+  location            = var.location
   resource_group_name = var.resource_group_name
-  parent_id           = azurerm_user_assigned_identity.training.id
-  issuer              = var.oidc_issuer_url
-  subject             = "system:serviceaccount:${var.training_service_account.namespace}:${var.training_service_account.name}"
-  audience            = ["api://AzureADTokenExchange"]
+  tags                = var.tags
 }
 
-resource "azurerm_federated_identity_credential" "orchestrator" {
-  name                = "aks-${var.orchestrator_service_account.namespace}-${var.orchestrator_service_account.name}"
-  resource_group_name = var.resource_group_name
-  parent_id           = azurerm_user_assigned_identity.orchestrator.id
-  issuer              = var.oidc_issuer_url
-  subject             = "system:serviceaccount:${var.orchestrator_service_account.namespace}:${var.orchestrator_service_account.name}"
-  audience            = ["api://AzureADTokenExchange"]
+module "domains" {
+  source           = "../training_domains"
+  training_domains = var.training_domains
 }
 
 locals {
-  training     = azurerm_user_assigned_identity.training.principal_id
+  default_domain  = "default"
+  domain_accounts = module.domains.service_accounts
+
+  # Workload identity: a pod running as the named service account exchanges its projected token for an Entra token.
+  federations = merge(
+    { for domain, sa in local.domain_accounts : "training-${domain}" => {
+      identity = "training-${domain}", namespace = var.training_namespace, name = sa
+    } },
+    { orchestrator = {
+      identity  = "orchestrator"
+      namespace = var.orchestrator_service_account.namespace, name = var.orchestrator_service_account.name
+    } },
+    # Trainers launched through OSMO run as its workflow service account: they get the default domain's rights.
+    var.osmo == null ? {} : { osmo-workflow = {
+      identity  = "training-${local.default_domain}"
+      namespace = var.osmo.workflow_namespace, name = var.osmo.workflow_service_account
+    } },
+    var.osmo == null ? {} : { for key, sa in var.osmo.service_accounts : "osmo-${key}" => {
+      identity = "osmo", namespace = sa.namespace, name = sa.name
+    } },
+  )
+  identity_ids = merge(
+    { for domain, identity in azurerm_user_assigned_identity.training : "training-${domain}" => identity.id },
+    { orchestrator = azurerm_user_assigned_identity.orchestrator.id },
+    { for identity in azurerm_user_assigned_identity.osmo : "osmo" => identity.id },
+  )
+  # Azure refuses concurrent federated-credential writes under one identity ("Too many Federated Identity
+  # Credentials are written concurrently"): the n-th credential of each identity goes in wave n, waves in sequence.
+  federation_wave = {
+    for key, f in local.federations : key => index(sort([for k, g in local.federations : k if g.identity == f.identity]), key)
+  }
+  waves     = [for n in range(local.max_waves) : { for key, f in local.federations : key => f if local.federation_wave[key] == n }]
+  max_waves = 5
+
+  training     = { for domain, identity in azurerm_user_assigned_identity.training : domain => identity.principal_id }
   orchestrator = azurerm_user_assigned_identity.orchestrator.principal_id
   containers   = var.scopes.storage_containers
 
-  # Least privilege: each grant names the narrowest scope that works. Trainers write checkpoints, models and
-  # Pipes messages and only read task configs; the orchestrator writes task configs and Pipes messages, reads the
-  # artifacts it records, reads secrets, and may create pods only in the training namespace.
-  grants = {
-    "training-checkpoints-write" = { principal = local.training, role = "Storage Blob Data Contributor", scope = local.containers.checkpoints }
-    "training-models-write"      = { principal = local.training, role = "Storage Blob Data Contributor", scope = local.containers.models }
-    "training-pipes-write"       = { principal = local.training, role = "Storage Blob Data Contributor", scope = local.containers.pipes }
-    "training-task-configs-read" = { principal = local.training, role = "Storage Blob Data Reader", scope = local.containers.task_configs }
-    "training-mlflow"            = { principal = local.training, role = "AzureML Data Scientist", scope = var.scopes.ml_workspace_id }
-    "orchestrator-task-configs"  = { principal = local.orchestrator, role = "Storage Blob Data Contributor", scope = local.containers.task_configs }
-    "orchestrator-pipes"         = { principal = local.orchestrator, role = "Storage Blob Data Contributor", scope = local.containers.pipes }
-    "orchestrator-checkpoints"   = { principal = local.orchestrator, role = "Storage Blob Data Reader", scope = local.containers.checkpoints }
-    "orchestrator-models"        = { principal = local.orchestrator, role = "Storage Blob Data Reader", scope = local.containers.models }
-    "orchestrator-secrets"       = { principal = local.orchestrator, role = "Key Vault Secrets User", scope = var.scopes.key_vault_id }
-    "orchestrator-mlflow"        = { principal = local.orchestrator, role = "AzureML Data Scientist", scope = var.scopes.ml_workspace_id }
-    "orchestrator-cluster-user"  = { principal = local.orchestrator, role = "Azure Kubernetes Service Cluster User Role", scope = var.scopes.aks_cluster_id }
-    "orchestrator-training-pods" = { principal = local.orchestrator, role = "Azure Kubernetes Service RBAC Writer", scope = "${var.scopes.aks_cluster_id}/namespaces/${var.training_service_account.namespace}" }
-    "kubelet-registry-pull"      = { principal = var.kubelet_object_id, role = "AcrPull", scope = var.scopes.container_registry_id }
-  }
+  # ABAC conditions per domain (modules/training_domains): writes only under the domain's task prefixes.
+  conditions = module.domains.conditions
+
+  training_grants = merge([
+    for domain, principal in local.training : merge(
+      {
+        "training-${domain}-checkpoints-write" = { principal = principal, role = "Storage Blob Data Contributor", scope = local.containers.checkpoints, condition = local.conditions[domain] }
+        "training-${domain}-models-write"      = { principal = principal, role = "Storage Blob Data Contributor", scope = local.containers.models, condition = local.conditions[domain] }
+        "training-${domain}-pipes-write"       = { principal = principal, role = "Storage Blob Data Contributor", scope = local.containers.pipes, condition = null }
+        "training-${domain}-task-configs-read" = { principal = principal, role = "Storage Blob Data Reader", scope = local.containers.task_configs, condition = null }
+        "training-${domain}-mlflow"            = { principal = principal, role = "AzureML Data Scientist", scope = var.scopes.ml_workspace_id, condition = null }
+      },
+      # OSMO's sidecars upload the workflow's logs and outputs as the workflow's identity (the default domain's).
+      var.osmo != null && domain == local.default_domain ? {
+        "training-${domain}-osmo-bucket" = { principal = principal, role = "Storage Blob Data Contributor", scope = var.osmo.bucket_scope, condition = null }
+      } : {},
+    )
+  ]...)
+
+  # Least privilege: each grant names the narrowest scope that works. The orchestrator writes task configs and Pipes
+  # messages, reads the artifacts it records and the secrets it needs, and may fetch a kubeconfig; inside the
+  # cluster it may manage pods in the training namespace only (a Kubernetes Role, modules/cluster_manifests).
+  grants = merge(local.training_grants, {
+    "orchestrator-task-configs" = { principal = local.orchestrator, role = "Storage Blob Data Contributor", scope = local.containers.task_configs, condition = null }
+    "orchestrator-pipes"        = { principal = local.orchestrator, role = "Storage Blob Data Contributor", scope = local.containers.pipes, condition = null }
+    "orchestrator-checkpoints"  = { principal = local.orchestrator, role = "Storage Blob Data Reader", scope = local.containers.checkpoints, condition = null }
+    "orchestrator-models"       = { principal = local.orchestrator, role = "Storage Blob Data Reader", scope = local.containers.models, condition = null }
+    "orchestrator-secrets"      = { principal = local.orchestrator, role = "Key Vault Secrets User", scope = var.scopes.key_vault_id, condition = null }
+    "orchestrator-mlflow"       = { principal = local.orchestrator, role = "AzureML Data Scientist", scope = var.scopes.ml_workspace_id, condition = null }
+    "orchestrator-cluster-user" = { principal = local.orchestrator, role = "Azure Kubernetes Service Cluster User Role", scope = var.scopes.aks_cluster_id, condition = null }
+    "kubelet-registry-pull"     = { principal = var.kubelet_object_id, role = "AcrPull", scope = var.scopes.container_registry_id, condition = null }
+    }, var.osmo == null ? {} : {
+    "osmo-bucket"  = { principal = azurerm_user_assigned_identity.osmo[0].principal_id, role = "Storage Blob Data Contributor", scope = var.osmo.bucket_scope, condition = null }
+    "osmo-secrets" = { principal = azurerm_user_assigned_identity.osmo[0].principal_id, role = "Key Vault Secrets User", scope = var.scopes.key_vault_id, condition = null }
+  })
+}
+
+resource "azurerm_federated_identity_credential" "wave_0" {
+  for_each            = local.waves[0]
+  name                = "aks-${each.value.namespace}-${each.value.name}"
+  resource_group_name = var.resource_group_name
+  parent_id           = local.identity_ids[each.value.identity]
+  issuer              = var.oidc_issuer_url
+  subject             = "system:serviceaccount:${each.value.namespace}:${each.value.name}"
+  audience            = ["api://AzureADTokenExchange"]
+}
+
+resource "azurerm_federated_identity_credential" "wave_1" {
+  for_each            = local.waves[1]
+  name                = "aks-${each.value.namespace}-${each.value.name}"
+  resource_group_name = var.resource_group_name
+  parent_id           = local.identity_ids[each.value.identity]
+  issuer              = var.oidc_issuer_url
+  subject             = "system:serviceaccount:${each.value.namespace}:${each.value.name}"
+  audience            = ["api://AzureADTokenExchange"]
+
+  depends_on = [azurerm_federated_identity_credential.wave_0]
+}
+
+resource "azurerm_federated_identity_credential" "wave_2" {
+  for_each            = local.waves[2]
+  name                = "aks-${each.value.namespace}-${each.value.name}"
+  resource_group_name = var.resource_group_name
+  parent_id           = local.identity_ids[each.value.identity]
+  issuer              = var.oidc_issuer_url
+  subject             = "system:serviceaccount:${each.value.namespace}:${each.value.name}"
+  audience            = ["api://AzureADTokenExchange"]
+
+  depends_on = [azurerm_federated_identity_credential.wave_1]
+}
+
+resource "azurerm_federated_identity_credential" "wave_3" {
+  for_each            = local.waves[3]
+  name                = "aks-${each.value.namespace}-${each.value.name}"
+  resource_group_name = var.resource_group_name
+  parent_id           = local.identity_ids[each.value.identity]
+  issuer              = var.oidc_issuer_url
+  subject             = "system:serviceaccount:${each.value.namespace}:${each.value.name}"
+  audience            = ["api://AzureADTokenExchange"]
+
+  depends_on = [azurerm_federated_identity_credential.wave_2]
+}
+
+resource "azurerm_federated_identity_credential" "wave_4" {
+  for_each            = local.waves[4]
+  name                = "aks-${each.value.namespace}-${each.value.name}"
+  resource_group_name = var.resource_group_name
+  parent_id           = local.identity_ids[each.value.identity]
+  issuer              = var.oidc_issuer_url
+  subject             = "system:serviceaccount:${each.value.namespace}:${each.value.name}"
+  audience            = ["api://AzureADTokenExchange"]
+
+  depends_on = [azurerm_federated_identity_credential.wave_3]
 }
 
 resource "azurerm_role_assignment" "this" {
@@ -64,4 +170,6 @@ resource "azurerm_role_assignment" "this" {
   principal_id         = each.value.principal
   principal_type       = "ServicePrincipal"
   description          = "robotics: ${each.key}"
+  condition            = each.value.condition
+  condition_version    = each.value.condition == null ? null : "2.0"
 }

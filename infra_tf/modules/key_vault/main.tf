@@ -44,3 +44,26 @@ resource "azurerm_private_endpoint" "vault" {
     }
   }
 }
+
+# Terraform writes secrets (OSMO's PostgreSQL password and Redis key): the deployer needs the data-plane role on the
+# RBAC vault, and reaches it through the firewall from allowed_ip_ranges (or a private endpoint).
+resource "azurerm_role_assignment" "deployer_secrets_officer" {
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Secrets Officer"
+  principal_id         = var.deployer_object_id
+  description          = "robotics: the Terraform deployer writes OSMO secrets"
+}
+
+# Every secret read (who, from where) and every denied request, for audits.
+resource "azurerm_monitor_diagnostic_setting" "vault" {
+  name                       = "diag-${var.name}"
+  target_resource_id         = azurerm_key_vault.this.id
+  log_analytics_workspace_id = var.log_analytics_workspace_id
+
+  enabled_log {
+    category_group = "audit"
+  }
+  enabled_metric {
+    category = "AllMetrics"
+  }
+}

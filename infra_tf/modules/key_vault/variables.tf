@@ -69,6 +69,16 @@ variable "private_dns_zone_id" {
   default     = null
 }
 
+variable "deployer_object_id" {
+  type        = string
+  description = "Object ID of the identity running Terraform; it gets Key Vault Secrets Officer to write OSMO's secrets."
+}
+
+variable "log_analytics_workspace_id" {
+  type        = string
+  description = "Log Analytics workspace that receives the vault's audit logs."
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to the vault."

@@ -44,3 +44,17 @@ resource "azurerm_machine_learning_workspace" "this" {
     type = "SystemAssigned"
   }
 }
+
+# Who called the workspace (MLflow runs, model registry changes), for audits.
+resource "azurerm_monitor_diagnostic_setting" "workspace" {
+  name                       = "diag-${var.names.machine_learning}"
+  target_resource_id         = azurerm_machine_learning_workspace.this.id
+  log_analytics_workspace_id = var.log_analytics_workspace_id
+
+  enabled_log {
+    category_group = "audit"
+  }
+  enabled_metric {
+    category = "AllMetrics"
+  }
+}

@@ -37,6 +37,11 @@ variable "public_network_access_enabled" {
   default     = true
 }
 
+variable "log_analytics_workspace_id" {
+  type        = string
+  description = "Log Analytics workspace that receives the workspace's audit logs."
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to the workspace and its storage."

@@ -34,3 +34,49 @@ resource "azurerm_monitor_action_group" "this" {
     }
   }
 }
+
+# Managed Prometheus: the cluster's metrics add-on (aks module: monitor_metrics) sends through this endpoint and rule
+# into an Azure Monitor workspace; GPU metrics come from the GPU operator's DCGM exporter (scraped via the
+# ama-metrics-prometheus-config ConfigMap, modules/cluster_manifests).
+resource "azurerm_monitor_workspace" "this" {
+  name                = var.names.monitor_workspace
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  tags                = var.tags
+}
+
+resource "azurerm_monitor_data_collection_endpoint" "prometheus" {
+  name                = "dce-${var.names.monitor_workspace}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  kind                = "Linux"
+  tags                = var.tags
+}
+
+resource "azurerm_monitor_data_collection_rule" "prometheus" {
+  name                        = var.names.data_collection_rule
+  location                    = var.location
+  resource_group_name         = var.resource_group_name
+  data_collection_endpoint_id = azurerm_monitor_data_collection_endpoint.prometheus.id
+  kind                        = "Linux"
+  tags                        = var.tags
+
+  destinations {
+    monitor_account {
+      monitor_account_id = azurerm_monitor_workspace.this.id
+      name               = "monitor-workspace"
+    }
+  }
+
+  data_flow {
+    streams      = ["Microsoft-PrometheusMetrics"]
+    destinations = ["monitor-workspace"]
+  }
+
+  data_sources {
+    prometheus_forwarder {
+      name    = "prometheus"
+      streams = ["Microsoft-PrometheusMetrics"]
+    }
+  }
+}

@@ -1,8 +1,10 @@
 variable "names" {
-  description = "Names from the naming module: log_analytics_workspace, application_insights, action_group."
+  description = "Names from the naming module: log_analytics_workspace, application_insights, monitor_workspace, data_collection_rule, action_group."
   type = object({
     log_analytics_workspace = string
     application_insights    = string
+    monitor_workspace       = string
+    data_collection_rule    = string
     action_group            = string
   })
 }

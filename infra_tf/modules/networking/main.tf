@@ -9,6 +9,8 @@ locals {
     blob       = "privatelink.blob.core.windows.net"
     vault      = "privatelink.vaultcore.azure.net"
     registry   = "privatelink.azurecr.io"
+    azureml    = "privatelink.api.azureml.ms"
+    notebooks  = "privatelink.notebooks.azure.net"
     postgresql = "privatelink.postgres.database.azure.com"
     redis      = "privatelink.redis.azure.net"
   } : {}

@@ -19,11 +19,21 @@ output "postgresql_subnet_id" {
 }
 
 output "private_dns_zone_ids" {
-  description = "Private DNS zone IDs keyed by service: blob, vault, registry, postgresql, redis (empty when not created)."
+  description = "Private DNS zone IDs keyed by service: blob, vault, registry, azureml, notebooks, postgresql, redis (empty when not created)."
   value       = { for key, zone in azurerm_private_dns_zone.this : key => zone.id }
 }
 
 output "nat_gateway_id" {
   description = "NAT gateway that carries the cluster's egress."
   value       = azurerm_nat_gateway.this.id
+}
+
+output "address_space" {
+  description = "The VNet's CIDR."
+  value       = var.address_space
+}
+
+output "private_endpoints_cidr" {
+  description = "CIDR of the private endpoint subnet (trainer egress is allowed there on 443)."
+  value       = local.subnet_prefixes.private_endpoints
 }

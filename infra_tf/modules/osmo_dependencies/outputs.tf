@@ -12,3 +12,8 @@ output "redis_hostname" {
   description = "Managed Redis host name (private)."
   value       = azurerm_managed_redis.osmo.hostname
 }
+
+output "redis_key_secret_id" {
+  description = "Key Vault secret (versionless ID) holding the Managed Redis access key."
+  value       = azurerm_key_vault_secret.redis_key.versionless_id
+}

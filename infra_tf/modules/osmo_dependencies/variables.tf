@@ -81,6 +81,17 @@ variable "redis_private_dns_zone_id" {
   default     = null
 }
 
+variable "redis_key_version" {
+  type        = number
+  description = "Bump after regenerating the Redis access key so Terraform writes the new key to Key Vault."
+  default     = 1
+}
+
+variable "log_analytics_workspace_id" {
+  type        = string
+  description = "Log Analytics workspace that receives PostgreSQL and Redis diagnostics."
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to the data services."

@@ -39,6 +39,10 @@ variable "region" {
     alert_emails                    = optional(list(string), [])
     authorized_ip_ranges            = optional(list(string), [])
     allowed_ip_ranges               = optional(list(string), [])
+    training_domains                = optional(map(object({ service_account = optional(string), tasks = list(string) })), { default = { tasks = ["*"] } })
+    storage_lifecycle               = optional(object({ version_retention_days = optional(number), pipes_retention_days = optional(number), checkpoints_cool_after_days = optional(number) }), {})
+    trainer_public_https            = optional(bool, true)
+    osmo_workflow_namespace         = optional(string, "osmo-workflows")
   })
   default = {}
 }
@@ -64,19 +68,40 @@ variable "trainer_image" {
   })
 }
 
-variable "training_service_account" {
-  description = "Namespace and name of the Kubernetes service account training pods run as."
+variable "subscription_id" {
+  type        = string
+  description = "Subscription of the region's resources (reported in the region settings)."
+}
+
+variable "deployer_object_id" {
+  type        = string
+  description = "Object ID of the identity running Terraform (gets Key Vault Secrets Officer on the region's vault)."
+}
+
+variable "deployer_ip_ranges" {
+  type        = list(string)
+  description = "Public CIDRs of the Terraform runner, admitted through the Key Vault and storage firewalls."
+  default     = []
+}
+
+variable "training_namespace" {
+  type        = string
+  description = "Kubernetes namespace of training pods (the orchestrator's pods-only Role applies there)."
+  default     = "robotics"
+}
+
+variable "orchestrator_service_account" {
+  description = "Namespace and name of the Kubernetes service account of the Dagster deployment."
   type = object({
     namespace = string
     name      = string
   })
-  default = { namespace = "robotics", name = "robotics-trainer" }
+  default = { namespace = "dagster", name = "dagster" }
 }
 
 variable "admin_group_object_ids" {
   type        = list(string)
-  description = "Entra groups that administer the cluster."
-  default     = []
+  description = "Entra groups that administer the cluster (required: local accounts are disabled)."
 }
 
 variable "tags" {

@@ -41,7 +41,7 @@ resource "azurerm_storage_account" "this" {
 # storage_account_id (not the name) makes azurerm 4.x create containers through ARM, so the account firewall
 # does not block Terraform itself.
 resource "azurerm_storage_container" "this" {
-  for_each              = var.containers
+  for_each              = { for key, name in var.containers : key => name if name != null }
   name                  = each.value
   storage_account_id    = azurerm_storage_account.this.id
   container_access_type = "private"
@@ -68,5 +68,66 @@ resource "azurerm_private_endpoint" "blob" {
       name                 = "blob"
       private_dns_zone_ids = [private_dns_zone_group.value]
     }
+  }
+}
+
+# Versioning keeps every overwritten checkpoint and every Pipes message: old versions and expired Pipes sessions are
+# deleted by the account's lifecycle policy (it runs about once a day), so storage does not grow forever.
+resource "azurerm_storage_management_policy" "this" {
+  storage_account_id = azurerm_storage_account.this.id
+
+  rule {
+    name    = "delete-old-versions"
+    enabled = true
+    filters {
+      blob_types = ["blockBlob"]
+    }
+    actions {
+      version {
+        delete_after_days_since_creation = var.lifecycle_policy.version_retention_days
+      }
+    }
+  }
+
+  rule {
+    name    = "expire-pipes-messages"
+    enabled = true
+    filters {
+      blob_types   = ["blockBlob"]
+      prefix_match = ["${var.containers.pipes}/"]
+    }
+    actions {
+      base_blob {
+        delete_after_days_since_modification_greater_than = var.lifecycle_policy.pipes_retention_days
+      }
+    }
+  }
+
+  rule {
+    name    = "cool-old-checkpoints"
+    enabled = true
+    filters {
+      blob_types   = ["blockBlob"]
+      prefix_match = ["${var.containers.checkpoints}/"]
+    }
+    actions {
+      base_blob {
+        tier_to_cool_after_days_since_modification_greater_than = var.lifecycle_policy.checkpoints_cool_after_days
+      }
+    }
+  }
+}
+
+# Who read, wrote or deleted which blob (StorageRead/Write/Delete), for audits and for tracing a lost checkpoint.
+resource "azurerm_monitor_diagnostic_setting" "blob" {
+  name                       = "diag-${var.name}-blob"
+  target_resource_id         = "${azurerm_storage_account.this.id}/blobServices/default"
+  log_analytics_workspace_id = var.log_analytics_workspace_id
+
+  enabled_log {
+    category_group = "audit"
+  }
+  enabled_metric {
+    category = "Transaction"
   }
 }

@@ -14,7 +14,7 @@ output "blob_endpoint" {
 }
 
 output "containers" {
-  description = "Container names keyed by purpose: checkpoints, models, task_configs, pipes."
+  description = "Container names keyed by purpose: checkpoints, models, task_configs, pipes (and osmo when set)."
   value       = { for key, container in azurerm_storage_container.this : key => container.name }
 }
 

@@ -36,11 +36,12 @@ variable "containers" {
     models       = optional(string, "models")
     task_configs = optional(string, "task-configs")
     pipes        = optional(string, "pipes")
+    osmo         = optional(string) # OSMO's workflow data and logs; null: no container
   })
   default = {}
 
   validation {
-    condition     = alltrue([for name in values(var.containers) : can(regex("^[a-z0-9](-?[a-z0-9]){2,62}$", name))])
+    condition     = alltrue([for name in values(var.containers) : name == null ? true : can(regex("^[a-z0-9](-?[a-z0-9]){2,62}$", name))])
     error_message = "Container names must be 3-63 lowercase letters, digits and single dashes."
   }
 }
@@ -89,6 +90,26 @@ variable "soft_delete_days" {
     condition     = var.soft_delete_days >= 1 && var.soft_delete_days <= 365
     error_message = "soft_delete_days must be between 1 and 365."
   }
+}
+
+variable "lifecycle_policy" {
+  description = "Lifecycle rules: days a previous blob version is kept, days a Pipes message is kept, days before a checkpoint moves to the cool tier."
+  type = object({
+    version_retention_days      = optional(number, 30)
+    pipes_retention_days        = optional(number, 7)
+    checkpoints_cool_after_days = optional(number, 30)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for days in values(var.lifecycle_policy) : days >= 1 && days <= 3650])
+    error_message = "lifecycle_policy days must be between 1 and 3650."
+  }
+}
+
+variable "log_analytics_workspace_id" {
+  type        = string
+  description = "Log Analytics workspace that receives the blob service's audit logs."
 }
 
 variable "tags" {

@@ -89,7 +89,7 @@ class K8sOptions:
             if not aks.get(key):
                 raise ValueError(f"{where}: aks.{key}: missing in the Terraform outputs")
         pools = outputs.get("gpu_node_pools") or {}
-        pool_name = opts.pop("node_pool", None) or (next(iter(pools)) if pools else None)
+        pool_name = opts.pop("node_pool", None) or outputs.get("default_gpu_pool")  # Terraform's default pool
         if pool_name not in pools:
             raise ValueError(f"{where}: backend_options.node_pool: {pool_name!r} is not a GPU node pool "
                              f"(allowed: {', '.join(pools) or 'none defined'})")

@@ -64,6 +64,10 @@ run "first_pool_by_name_is_the_default" {
     condition     = output.default_pool == "gpuspot" && output.gpu_price_per_hour == 3.673
     error_message = "without default_pool, the first pool by name sets the price"
   }
+  assert {
+    condition     = output.contract.h100.price_per_hour == 13.96 && output.contract.gpuspot.max_count == 4 && output.contract.h100.min_count == 0
+    error_message = "the contract carries each pool's node price and autoscale bounds"
+  }
 }
 
 run "price_override_wins" {
@@ -87,7 +91,7 @@ run "no_pools_means_no_price" {
   }
 
   assert {
-    condition     = output.default_pool == "" && output.gpu_price_per_hour == null
+    condition     = output.default_pool == null && output.gpu_price_per_hour == null
     error_message = "a region without GPU pools has no GPU price"
   }
 }

@@ -42,6 +42,78 @@ run "length_capped_names_fit_azure_limits" {
   }
 }
 
+run "truncated_names_keep_the_instance_apart" {
+  command = apply
+
+  variables {
+    prefix      = "roboticsxy"
+    environment = "staging"
+    location    = "germanywestcentral"
+    instance    = 124
+  }
+
+  assert {
+    # The 123 run above and this one differ only in the instance, which a plain 24-character cut loses.
+    condition     = output.names.key_vault != run.length_capped_names_fit_azure_limits.names.key_vault
+    error_message = "two instances must not share a truncated Key Vault name"
+  }
+  assert {
+    condition     = output.names.storage_account != run.length_capped_names_fit_azure_limits.names.storage_account
+    error_message = "two instances must not share a truncated storage account name"
+  }
+  assert {
+    condition     = output.names.machine_learning != run.length_capped_names_fit_azure_limits.names.machine_learning
+    error_message = "two instances must not share a truncated Azure ML workspace name"
+  }
+  assert {
+    condition     = length(output.names.machine_learning) <= 33 && length(output.names.kubernetes_cluster) <= 54
+    error_message = "Azure ML workspace names are at most 33 characters, AKS DNS prefixes 54"
+  }
+  assert {
+    condition     = startswith(output.names.key_vault, "kv-roboticsxy-") && can(regex("^[a-z0-9-]*[a-f0-9]{6}$", output.names.key_vault))
+    error_message = "a truncated name keeps its readable head and ends with the 6-digit hash suffix"
+  }
+}
+
+run "unlisted_regions_get_distinct_codes" {
+  command = apply
+
+  variables {
+    location = "southafricanorth"
+  }
+
+  assert {
+    condition     = output.region_code != "southa" && startswith(output.region_code, "sou") && length(output.region_code) == 6
+    error_message = "a region outside the code table gets 3 letters and a 3-digit hash"
+  }
+}
+
+run "unlisted_neighbour_region" {
+  command = apply
+
+  variables {
+    location = "southafricawest"
+  }
+
+  assert {
+    condition     = output.region_code != run.unlisted_regions_get_distinct_codes.region_code
+    error_message = "southafricanorth and southafricawest must not share a region code (a 6-letter cut would)"
+  }
+  assert {
+    condition     = output.names.storage_account != run.unlisted_regions_get_distinct_codes.names.storage_account
+    error_message = "regions with a common prefix must get distinct storage accounts"
+  }
+}
+
+run "short_names_are_not_suffixed" {
+  command = apply
+
+  assert {
+    condition     = output.names.storage_account == "stroboticsdeveus001" && output.names.key_vault == "kv-robotics-dev-eus-001"
+    error_message = "a name that fits is kept as is (no suffix)"
+  }
+}
+
 run "regions_get_distinct_global_names" {
   command = apply
 
