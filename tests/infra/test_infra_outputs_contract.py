@@ -114,3 +114,50 @@ def test_unreadable_files_get_a_clear_error(tmp_path, content, expected):
         path.write_text(content)
     with pytest.raises(RegionOutputsError, match=expected):
         load_regions_file(path)
+
+
+def test_default_pool_must_be_one_of_the_pools(tmp_path, sample):
+    sample["westeurope"]["default_gpu_pool"] = "a100"
+    with pytest.raises(RegionOutputsError, match=r"westeurope: .*default_gpu_pool: 'a100' is not one of gpu_node_pools"):
+        load_regions_file(write(tmp_path, sample))
+
+
+def test_a_task_finds_its_training_domain():
+    aks = load_regions_file(SAMPLE)["westeurope"].aks
+    assert aks.training_domain("anymal-c").service_account == "robotics-trainer-teama"
+    assert aks.training_domain("cartpole").service_account == aks.training_service_account == "robotics-trainer"
+
+
+def _settings(tmp_path, regions: dict):
+    import yaml
+
+    from robotics_assets.lib.settings import load_settings
+
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump({"regions_file": str(SAMPLE), "data_dir": str(tmp_path / "data"),
+                                    "regions": regions}))
+    return load_settings(path)
+
+
+def test_price_and_pool_come_from_the_contract(tmp_path, sample):
+    west = sample["westeurope"]
+    settings = _settings(tmp_path, {"eastus": {"gpu_price_per_hour": 1.5},
+                                    "westeurope": {"backend_options": {"node_pool": "h100"}}})
+    assert settings.gpu_price_per_hour("eastus") == 1.5  # the deployment settings' override wins
+    h100 = west["gpu_node_pools"]["h100"]
+    assert settings.gpu_pool("westeurope") == "h100"
+    assert settings.gpu_price_per_hour("westeurope") == pytest.approx(h100["price_per_hour"] / h100["gpus_per_node"])
+    plain = _settings(tmp_path, {})
+    assert plain.gpu_pool("westeurope") == west["default_gpu_pool"] == "gpuspot"
+    assert plain.gpu_price_per_hour("westeurope") == pytest.approx(west["gpu_price_per_hour"])
+
+
+def test_k8s_backend_schedules_on_the_default_pool(sample):
+    from robotics_assets.lib.launch.k8s import K8sOptions
+
+    west = sample["westeurope"]
+    west["default_gpu_pool"] = "h100"  # not the first pool by name
+    options = K8sOptions.from_region("westeurope", west, {})
+    assert options.node_selector == west["gpu_node_pools"]["h100"]["node_selector"]
+    assert K8sOptions.from_region("westeurope", west, {"node_pool": "gpuspot"}).node_selector == (
+        west["gpu_node_pools"]["gpuspot"]["node_selector"])

@@ -175,3 +175,67 @@ def test_example_tfvars_use_only_declared_region_settings(modules):
         assert set(region) - {"__is_block__"} <= declared, f"{name}: {set(region) - declared}"
         for pool in region.get("gpu_node_pools", {}).values():
             assert set(pool) <= pool_fields, f"{name}: {set(pool) - pool_fields}"
+
+
+def test_osmo_dependencies_are_what_osmo_needs(modules):
+    osmo = modules["osmo_dependencies"]
+    redis = osmo.resources["azurerm_managed_redis.osmo"].block("default_database")
+    assert redis.literal("clustering_policy") == "EnterpriseCluster"  # OSMO's client does not follow MOVED
+    extensions = osmo.resources["azurerm_postgresql_flexible_server_configuration.extensions"]
+    assert extensions.literal("name") == "azure.extensions"
+    assert set(extensions.literal("value").split(",")) >= {"HSTORE", "UUID-OSSP", "PG_STAT_STATEMENTS"}
+    database = osmo.resources["azurerm_postgresql_flexible_server_database.osmo"]
+    assert database.attributes["depends_on"] == ["${azurerm_postgresql_flexible_server_configuration.extensions}"]
+    key = osmo.resources["azurerm_key_vault_secret.redis_key"]
+    assert "value" not in key.attributes and "primary_access_key" in key.literal("value_wo")
+    stack = (MODULES / "regional_stack" / "main.tf").read_text()
+    assert 'containers                     = { osmo = local.osmo ? "osmo" : null }' in stack
+
+
+@pytest.mark.parametrize(("module", "target"), [
+    ("aks", "azurerm_kubernetes_cluster.this"),
+    ("key_vault", "azurerm_key_vault.this"),
+    ("storage", "azurerm_storage_account.this"),
+    ("ml_workspace", "azurerm_machine_learning_workspace.this"),
+    ("container_registry", "azurerm_container_registry.this"),
+    ("osmo_dependencies", "azurerm_postgresql_flexible_server.osmo"),
+    ("osmo_dependencies", "azurerm_managed_redis.osmo"),
+])
+def test_every_data_service_sends_diagnostics(modules, module, target):
+    settings = [r for k, r in modules[module].resources.items() if k.startswith("azurerm_monitor_diagnostic_setting.")]
+    reference = target.replace(".", r"\.")
+    matching = [s for s in settings if re.search(reference + r"\.id", s.literal("target_resource_id"))]
+    assert matching, f"{module}: no diagnostic setting targets {target}"
+    assert all(s.blocks.get("enabled_log") for s in matching)
+
+
+def test_storage_lifecycle_expires_versions_and_pipes_messages(modules):
+    policy = modules["storage"].resources["azurerm_storage_management_policy.this"]
+    rules = {r.literal("name"): r for r in policy.blocks["rule"]}
+    versions = rules["delete-old-versions"].block("actions").block("version")
+    assert "version_retention_days" in versions.literal("delete_after_days_since_creation")
+    pipes = rules["expire-pipes-messages"]
+    assert pipes.block("filters").literal("prefix_match") == ["${var.containers.pipes}/"]
+    assert "pipes_retention_days" in pipes.block("actions").block("base_blob").literal(
+        "delete_after_days_since_modification_greater_than")
+
+
+def test_managed_prometheus_is_wired(modules):
+    cluster = modules["aks"].resources["azurerm_kubernetes_cluster.this"]
+    assert "monitor_metrics" in cluster.blocks
+    monitoring = modules["monitoring"].resources
+    rule = monitoring["azurerm_monitor_data_collection_rule.prometheus"]
+    assert rule.block("data_sources").block("prometheus_forwarder").literal("streams") == ["Microsoft-PrometheusMetrics"]
+    assert "azurerm_monitor_workspace.this" in monitoring
+    associations = {k for k in modules["aks"].resources if k.startswith("azurerm_monitor_data_collection_rule_association")}
+    assert len(associations) == 2  # the rule and its endpoint
+
+
+def test_private_endpoints_cover_registry_and_azure_ml_behind_the_flag(modules):
+    calls = modules["regional_stack"].module_calls
+    for name, subresource in (("registry_endpoint", "registry"), ("ml_workspace_endpoint", "amlworkspace")):
+        assert calls[name]["count"] == "${local.private ? 1 : 0}"
+        assert literal(calls[name]["subresource"]) == subresource
+    assert calls["ml_workspace"]["public_network_access_enabled"] == "${!local.private}"
+    zones = (MODULES / "networking" / "main.tf").read_text()
+    assert "privatelink.api.azureml.ms" in zones and "privatelink.notebooks.azure.net" in zones
