@@ -239,3 +239,12 @@ def test_private_endpoints_cover_registry_and_azure_ml_behind_the_flag(modules):
     assert calls["ml_workspace"]["public_network_access_enabled"] == "${!local.private}"
     zones = (MODULES / "networking" / "main.tf").read_text()
     assert "privatelink.api.azureml.ms" in zones and "privatelink.notebooks.azure.net" in zones
+    # Azure Monitor Private Link Scope: workspace, App Insights and the Prometheus endpoint, behind the same flag
+    monitoring = modules["monitoring"].resources
+    assert monitoring["azurerm_monitor_private_link_scope.this"].literal("count") == (
+        "${var.should_create_private_endpoint ? 1 : 0}")
+    endpoint = monitoring["azurerm_private_endpoint.monitor"]
+    assert endpoint.block("private_service_connection").literal("subresource_names") == ["azuremonitor"]
+    assert calls["monitoring"]["should_create_private_endpoint"] == "${local.private}"
+    for zone in ("monitor.azure.com", "oms.opinsights", "ods.opinsights", "agentsvc.azure-automation"):
+        assert f"privatelink.{zone}" in zones

@@ -34,7 +34,7 @@ resource "azurerm_monitor_diagnostic_setting" "registry" {
   log_analytics_workspace_id = var.log_analytics_workspace_id
 
   enabled_log {
-    category_group = "audit"
+    category_group = "allLogs"
   }
   enabled_metric {
     category = "AllMetrics"

@@ -52,7 +52,7 @@ resource "azurerm_monitor_diagnostic_setting" "workspace" {
   log_analytics_workspace_id = var.log_analytics_workspace_id
 
   enabled_log {
-    category_group = "audit"
+    category_group = "allLogs"
   }
   enabled_metric {
     category = "AllMetrics"

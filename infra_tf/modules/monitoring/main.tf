@@ -80,3 +80,51 @@ resource "azurerm_monitor_data_collection_rule" "prometheus" {
     }
   }
 }
+
+# Azure Monitor Private Link Scope (with private endpoints): the agents in the VNet reach Log Analytics, Application
+# Insights and the Prometheus endpoint privately. Access modes stay Open: the private DNS zones below answer for
+# every Azure Monitor resource the VNet talks to, and resources outside this scope must stay reachable.
+resource "azurerm_monitor_private_link_scope" "this" {
+  count                 = var.should_create_private_endpoint ? 1 : 0
+  name                  = "ampls-${var.names.log_analytics_workspace}"
+  resource_group_name   = var.resource_group_name
+  ingestion_access_mode = "Open"
+  query_access_mode     = "Open"
+  tags                  = var.tags
+}
+
+resource "azurerm_monitor_private_link_scoped_service" "this" {
+  for_each = var.should_create_private_endpoint ? {
+    logs       = azurerm_log_analytics_workspace.this.id
+    insights   = azurerm_application_insights.this.id
+    prometheus = azurerm_monitor_data_collection_endpoint.prometheus.id
+  } : {}
+  name                = "${each.key}-link"
+  resource_group_name = var.resource_group_name
+  scope_name          = azurerm_monitor_private_link_scope.this[0].name
+  linked_resource_id  = each.value
+}
+
+resource "azurerm_private_endpoint" "monitor" {
+  count               = var.should_create_private_endpoint ? 1 : 0
+  name                = "pe-ampls-${var.names.log_analytics_workspace}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  subnet_id           = var.private_endpoint_subnet_id
+  tags                = var.tags
+
+  private_service_connection {
+    name                           = "psc-ampls-${var.names.log_analytics_workspace}"
+    private_connection_resource_id = azurerm_monitor_private_link_scope.this[0].id
+    subresource_names              = ["azuremonitor"]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "azuremonitor"
+    private_dns_zone_ids = var.private_dns_zone_ids
+  }
+
+  # Azure refuses an endpoint whose scope's members change under it ("Mismatching RequiredMembers").
+  depends_on = [azurerm_monitor_private_link_scoped_service.this]
+}

@@ -47,6 +47,29 @@ variable "alert_emails" {
   }
 }
 
+variable "should_create_private_endpoint" {
+  type        = bool
+  description = "Put Log Analytics, Application Insights and the Prometheus endpoint behind an Azure Monitor Private Link Scope with a private endpoint."
+  default     = false
+}
+
+variable "private_endpoint_subnet_id" {
+  type        = string
+  description = "Subnet of the AMPLS private endpoint (required when should_create_private_endpoint)."
+  default     = null
+
+  validation {
+    condition     = !var.should_create_private_endpoint || var.private_endpoint_subnet_id != null
+    error_message = "private_endpoint_subnet_id is required when should_create_private_endpoint is true."
+  }
+}
+
+variable "private_dns_zone_ids" {
+  type        = list(string)
+  description = "The AMPLS zones: privatelink.monitor.azure.com, oms/ods.opinsights.azure.com, agentsvc.azure-automation.net and the blob zone."
+  default     = []
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to the monitoring resources."

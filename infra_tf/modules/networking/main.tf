@@ -11,6 +11,10 @@ locals {
     registry   = "privatelink.azurecr.io"
     azureml    = "privatelink.api.azureml.ms"
     notebooks  = "privatelink.notebooks.azure.net"
+    monitor    = "privatelink.monitor.azure.com"
+    oms        = "privatelink.oms.opinsights.azure.com"
+    ods        = "privatelink.ods.opinsights.azure.com"
+    agentsvc   = "privatelink.agentsvc.azure-automation.net"
     postgresql = "privatelink.postgres.database.azure.com"
     redis      = "privatelink.redis.azure.net"
   } : {}

@@ -19,7 +19,7 @@ output "postgresql_subnet_id" {
 }
 
 output "private_dns_zone_ids" {
-  description = "Private DNS zone IDs keyed by service: blob, vault, registry, azureml, notebooks, postgresql, redis (empty when not created)."
+  description = "Private DNS zone IDs keyed by service: blob, vault, registry, azureml, notebooks, monitor, oms, ods, agentsvc, postgresql, redis (empty when not created)."
   value       = { for key, zone in azurerm_private_dns_zone.this : key => zone.id }
 }
 

@@ -129,9 +129,6 @@ resource "azurerm_monitor_diagnostic_setting" "postgresql" {
   log_analytics_workspace_id = var.log_analytics_workspace_id
 
   enabled_log {
-    category_group = "audit"
-  }
-  enabled_log {
     category = "PostgreSQLLogs"
   }
   enabled_metric {

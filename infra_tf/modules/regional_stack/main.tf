@@ -54,7 +54,13 @@ module "monitoring" {
   resource_group_name = module.resource_group.name
   retention_in_days   = var.region.log_retention_days
   alert_emails        = var.region.alert_emails
-  tags                = local.tags
+  # AMPLS with the other private endpoints (its zones include the shared blob zone).
+  should_create_private_endpoint = local.private
+  private_endpoint_subnet_id     = module.networking.private_endpoints_subnet_id
+  private_dns_zone_ids = local.private ? [
+    for zone in ["monitor", "oms", "ods", "agentsvc", "blob"] : module.networking.private_dns_zone_ids[zone]
+  ] : []
+  tags = local.tags
 }
 
 module "storage" {
