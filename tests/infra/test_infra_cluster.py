@@ -131,6 +131,10 @@ def test_osmo_regions_fence_the_workflow_namespace_and_federate_its_account():
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == (
         REGIONS["eastus"]["aks"]["training_identity_client_id"])
     assert {p["metadata"]["namespace"] for p in of_kind("westeurope", "NetworkPolicy")} == {"robotics"}
+    labels = {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in of_kind("eastus", "Namespace")}
+    assert labels["robotics"]["pod-security.kubernetes.io/enforce"] == "baseline"  # our launchers' pods
+    assert "pod-security.kubernetes.io/enforce" not in labels[east["workflow_namespace"]]  # OSMO builds its own
+    assert labels[east["workflow_namespace"]]["pod-security.kubernetes.io/audit"] == "restricted"
 
 
 def test_every_training_domain_has_its_service_account():

@@ -7,11 +7,14 @@ locals {
       kind       = "Namespace"
       metadata = {
         name = ns
-        labels = contains(local.workload_namespaces, ns) ? {
-          "pod-security.kubernetes.io/enforce" = var.pod_security_enforce
-          "pod-security.kubernetes.io/warn"    = "restricted"
-          "pod-security.kubernetes.io/audit"   = "restricted"
-        } : {}
+        # Enforced where our launchers build the pods; OSMO builds its own (sidecars included): warn and audit only.
+        labels = merge(
+          ns == var.training_namespace ? { "pod-security.kubernetes.io/enforce" = var.pod_security_enforce } : {},
+          contains(local.workload_namespaces, ns) ? {
+            "pod-security.kubernetes.io/warn"  = "restricted"
+            "pod-security.kubernetes.io/audit" = "restricted"
+          } : {},
+        )
       }
     }
   ]

@@ -51,7 +51,7 @@ variable "allow_public_https" {
 
 variable "pod_security_enforce" {
   type        = string
-  description = "Pod Security Admission level enforced in the training namespaces (restricted is always warned and audited)."
+  description = "Pod Security Admission level enforced in the training namespace (restricted is warned and audited there and in OSMO's workflow namespace)."
   default     = "baseline"
 
   validation {
