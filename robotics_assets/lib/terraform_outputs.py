@@ -59,14 +59,26 @@ class AksSettings(_Contract):
     orchestrator_identity_client_id: str | None
 
     def training_domain(self, task: str) -> TrainingDomain | None:
-        """The domain whose patterns name `task`: an exact name wins over a pattern, a pattern over `*`."""
+        """The domain whose patterns name `task` (see `training_domain_for`)."""
+        name = training_domain_for(self.model_dump(), task)
+        return None if name is None else self.training_domains[name]
 
-        def rank(item: tuple[str, TrainingDomain]) -> int:
-            tasks = item[1].tasks
-            return 0 if task in tasks else 1 if any(p != "*" and fnmatch.fnmatchcase(task, p) for p in tasks) else 2
 
-        matching = [i for i in sorted(self.training_domains.items()) if any(fnmatch.fnmatchcase(task, p) for p in i[1].tasks)]
-        return min(matching, key=rank)[1] if matching else None
+def training_domain_for(aks: dict[str, Any], task: str) -> str | None:
+    """Name of the training domain a task runs in, from a region's `aks` settings (plain dict, as launchers hold
+    them): an exact task name wins over a pattern, a pattern over `*`; None when no domain names the task.
+
+    A launcher runs the task's pods as that domain's `service_account`: only then do the ABAC conditions on the
+    domain's identity keep it out of other tasks' checkpoints and models (docs/infra.md, "Who may do what").
+    """
+
+    def rank(name: str) -> int:
+        tasks = aks["training_domains"][name]["tasks"]
+        return 0 if task in tasks else 1 if any(p != "*" and fnmatch.fnmatchcase(task, p) for p in tasks) else 2
+
+    matching = [name for name, domain in sorted((aks.get("training_domains") or {}).items())
+                if any(fnmatch.fnmatchcase(task, p) for p in domain["tasks"])]
+    return min(matching, key=rank) if matching else None
 
 
 class ContainerRegistry(_Contract):

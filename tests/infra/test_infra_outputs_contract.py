@@ -12,6 +12,7 @@ from robotics_assets.lib.terraform_outputs import (
     RegionOutputs,
     RegionOutputsError,
     load_regions_file,
+    training_domain_for,
 )
 from tests.infra.conftest import INFRA, ROOT
 
@@ -122,10 +123,16 @@ def test_default_pool_must_be_one_of_the_pools(tmp_path, sample):
         load_regions_file(write(tmp_path, sample))
 
 
-def test_a_task_finds_its_training_domain():
+def test_a_task_finds_its_training_domain(sample):
     aks = load_regions_file(SAMPLE)["westeurope"].aks
     assert aks.training_domain("anymal-c").service_account == "robotics-trainer-teama"
     assert aks.training_domain("cartpole").service_account == aks.training_service_account == "robotics-trainer"
+    domains = sample["westeurope"]["aks"]["training_domains"]
+    domains["exact"] = {**domains["teama"], "service_account": "x", "tasks": ["anymal-c"]}
+    domains.pop("default")
+    assert training_domain_for(sample["westeurope"]["aks"], "anymal-c") == "exact"  # exact name beats a pattern
+    assert training_domain_for(sample["westeurope"]["aks"], "anymal-d") == "teama"
+    assert training_domain_for(sample["westeurope"]["aks"], "cartpole") is None  # no domain: the launcher refuses
 
 
 def _settings(tmp_path, regions: dict):
