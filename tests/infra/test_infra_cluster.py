@@ -14,8 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from robotics_assets.lib.launch.k8s import K8sOptions, build_pod_manifest
 from robotics_assets.lib.launch.base import LaunchRequest
+from robotics_assets.lib.launch.k8s import K8sOptions, build_pod_manifest
 from robotics_assets.lib.launch.remote import LaunchIdentity
 from tests.infra.conftest import INFRA, ROOT
 
