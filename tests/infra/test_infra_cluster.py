@@ -47,12 +47,14 @@ def _backend_calls() -> set[tuple[str, str]]:
 
     sources = [ROOT / "robotics_assets/lib/launch/k8s.py", Path(dagster_k8s.__file__).parent / "pipes.py",
                Path(dagster_k8s.__file__).parent / "client.py"]
+    resources = {"pod": "pods", "pod_log": "pods/log", "pod_status": "pods/status", "event": "events"}
     calls = set()
     for source in sources:
-        for verb, resource, log in re.findall(r"\.(\w+?)_namespaced_(pod|event|job)(_log)?\b", source.read_text()):
-            if resource == "job":
+        for verb, suffix in re.findall(r"\.([a-z]+)_namespaced_(\w+)", source.read_text()):
+            if suffix.startswith("job"):
                 continue
-            calls.add((CALLS[verb], "pods/log" if log else f"{resource}s"))
+            assert suffix in resources and verb in CALLS, f"{source.name}: unmapped call {verb}_namespaced_{suffix}"
+            calls.add((CALLS[verb], resources[suffix]))
     return calls
 
 
