@@ -100,6 +100,11 @@ variable "deployer_ip_ranges" {
   type        = list(string)
   description = "Public CIDRs of the machine running Terraform: admitted through every region's Key Vault and storage firewalls (Terraform writes OSMO's secrets). Empty: run Terraform from inside the VNet."
   default     = []
+
+  validation {
+    condition     = alltrue([for range in var.deployer_ip_ranges : can(cidrhost(range, 0)) && !endswith(range, "/31")])
+    error_message = "deployer_ip_ranges must be IPv4 CIDRs such as 203.0.113.10/32 (no /31: the storage firewall refuses it)."
+  }
 }
 
 variable "tags" {

@@ -248,3 +248,11 @@ def test_private_endpoints_cover_registry_and_azure_ml_behind_the_flag(modules):
     assert calls["monitoring"]["should_create_private_endpoint"] == "${local.private}"
     for zone in ("monitor.azure.com", "oms.opinsights", "ods.opinsights", "agentsvc.azure-automation"):
         assert f"privatelink.{zone}" in zones
+
+
+def test_storage_firewall_gets_single_addresses_bare(modules):
+    """Azure Storage refuses /31 and /32 network rules; the deployer's "x.x.x.x/32" must arrive as "x.x.x.x"."""
+    rules = modules["storage"].resources["azurerm_storage_account.this"].block("network_rules")
+    assert rules.literal("ip_rules") == '${[for range in var.allowed_ip_ranges : trimsuffix(range, "/32")]}'
+    validation = modules["storage"].variables["allowed_ip_ranges"]["validation"][0]["condition"]
+    assert '!endswith(range, "/31")' in validation

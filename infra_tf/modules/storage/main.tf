@@ -21,7 +21,8 @@ resource "azurerm_storage_account" "this" {
     default_action             = "Deny"
     bypass                     = ["AzureServices", "Logging", "Metrics"]
     virtual_network_subnet_ids = var.allowed_subnet_ids
-    ip_rules                   = var.allowed_ip_ranges
+    # The storage firewall refuses /31 and /32 prefixes: a single address goes in bare.
+    ip_rules = [for range in var.allowed_ip_ranges : trimsuffix(range, "/32")]
   }
 
   blob_properties {

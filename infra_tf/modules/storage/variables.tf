@@ -54,8 +54,13 @@ variable "allowed_subnet_ids" {
 
 variable "allowed_ip_ranges" {
   type        = list(string)
-  description = "Public CIDRs admitted through the firewall (e.g. an orchestrator outside Azure); keep it short."
+  description = "Public CIDRs or addresses admitted through the firewall (e.g. an orchestrator outside Azure); keep it short. A /32 is written as the bare address (Azure refuses /31 and /32 here)."
   default     = []
+
+  validation {
+    condition     = alltrue([for range in var.allowed_ip_ranges : !endswith(range, "/31") && can(cidrhost(strcontains(range, "/") ? range : "${range}/32", 0))])
+    error_message = "allowed_ip_ranges must be IPv4 addresses or CIDRs; the storage firewall refuses /31 ranges (list the two addresses)."
+  }
 }
 
 variable "should_create_private_endpoint" {
