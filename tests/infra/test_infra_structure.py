@@ -228,7 +228,11 @@ def test_managed_prometheus_is_wired(modules):
     assert rule.block("data_sources").block("prometheus_forwarder").literal("streams") == ["Microsoft-PrometheusMetrics"]
     assert "azurerm_monitor_workspace.this" in monitoring
     associations = {k for k in modules["aks"].resources if k.startswith("azurerm_monitor_data_collection_rule_association")}
-    assert len(associations) == 2  # the rule and its endpoint
+    assert len(associations) == 3  # Prometheus rule and endpoint, Container Insights rule
+    insights = monitoring["azurerm_monitor_data_collection_rule.container_insights"]
+    assert insights.block("data_sources").block("extension").literal("extension_name") == "ContainerInsights"
+    oms = cluster.block("oms_agent")
+    assert oms.literal("msi_auth_for_monitoring_enabled") is True  # which is why the rule above is needed
 
 
 def test_private_endpoints_cover_registry_and_azure_ml_behind_the_flag(modules):

@@ -169,3 +169,9 @@ resource "azurerm_monitor_data_collection_rule_association" "prometheus_endpoint
   target_resource_id          = azurerm_kubernetes_cluster.this.id
   data_collection_endpoint_id = var.prometheus.data_collection_endpoint_id
 }
+
+resource "azurerm_monitor_data_collection_rule_association" "container_insights" {
+  name                    = "dcra-ci-${var.name}"
+  target_resource_id      = azurerm_kubernetes_cluster.this.id
+  data_collection_rule_id = var.container_insights_data_collection_rule_id
+}

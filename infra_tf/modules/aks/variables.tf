@@ -98,6 +98,11 @@ variable "prometheus" {
   })
 }
 
+variable "container_insights_data_collection_rule_id" {
+  type        = string
+  description = "Container Insights data collection rule (monitoring module); with managed-identity auth nothing is collected without it."
+}
+
 variable "tenant_id" {
   type        = string
   description = "Entra tenant for Kubernetes RBAC with Entra ID."

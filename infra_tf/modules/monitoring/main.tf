@@ -81,6 +81,46 @@ resource "azurerm_monitor_data_collection_rule" "prometheus" {
   }
 }
 
+# Container Insights with managed-identity auth (aks: oms_agent msi_auth_for_monitoring_enabled) collects only what
+# a data collection rule associated with the cluster names; Terraform must create it (the CLI would).
+resource "azurerm_monitor_data_collection_rule" "container_insights" {
+  name                = "${var.names.data_collection_rule}-ci"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  kind                = "Linux"
+  tags                = var.tags
+
+  destinations {
+    log_analytics {
+      workspace_resource_id = azurerm_log_analytics_workspace.this.id
+      name                  = "logs"
+    }
+  }
+
+  data_flow {
+    streams      = local.container_insights_streams
+    destinations = ["logs"]
+  }
+
+  data_sources {
+    extension {
+      name           = "ContainerInsightsExtension"
+      extension_name = "ContainerInsights"
+      streams        = local.container_insights_streams
+      extension_json = jsonencode({
+        dataCollectionSettings = { interval = "1m", namespaceFilteringMode = "Off", enableContainerLogV2 = true }
+      })
+    }
+  }
+}
+
+locals {
+  # Trainer stdout (ContainerLogV2), pod and node state, and events: why a pod was evicted or stayed Pending.
+  container_insights_streams = [
+    "Microsoft-ContainerLogV2", "Microsoft-KubeEvents", "Microsoft-KubePodInventory", "Microsoft-KubeNodeInventory",
+  ]
+}
+
 # Azure Monitor Private Link Scope (with private endpoints): the agents in the VNet reach Log Analytics, Application
 # Insights and the Prometheus endpoint privately. Access modes stay Open: the private DNS zones below answer for
 # every Azure Monitor resource the VNet talks to, and resources outside this scope must stay reachable.

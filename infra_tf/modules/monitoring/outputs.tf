@@ -27,3 +27,8 @@ output "prometheus_data_collection_endpoint_id" {
   description = "Data collection endpoint of the Prometheus rule."
   value       = azurerm_monitor_data_collection_endpoint.prometheus.id
 }
+
+output "container_insights_data_collection_rule_id" {
+  description = "Data collection rule of Container Insights (associated with the cluster in the aks module)."
+  value       = azurerm_monitor_data_collection_rule.container_insights.id
+}

@@ -112,10 +112,11 @@ module "aks" {
     data_collection_rule_id     = module.monitoring.prometheus_data_collection_rule_id
     data_collection_endpoint_id = module.monitoring.prometheus_data_collection_endpoint_id
   }
-  tenant_id              = var.tenant_id
-  admin_group_object_ids = var.admin_group_object_ids
-  authorized_ip_ranges   = var.region.authorized_ip_ranges
-  tags                   = local.tags
+  container_insights_data_collection_rule_id = module.monitoring.container_insights_data_collection_rule_id
+  tenant_id                                  = var.tenant_id
+  admin_group_object_ids                     = var.admin_group_object_ids
+  authorized_ip_ranges                       = var.region.authorized_ip_ranges
+  tags                                       = local.tags
 }
 
 module "ml_workspace" {
