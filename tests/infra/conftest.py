@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra_tf"
 MODULES = INFRA / "modules"
 # Modules without providers: `terraform init`/`test` run for real, offline.
-PROVIDER_FREE = ("naming", "gpu_node_pools", "region_outputs", "training_domains", "cluster_manifests")
+PROVIDER_FREE = ("naming", "gpu_node_pools", "region_outputs", "training_domains", "cluster_manifests", "federation_waves")
 
 
 def data_dir() -> Path:

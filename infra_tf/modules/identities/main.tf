@@ -24,6 +24,11 @@ resource "azurerm_user_assigned_identity" "osmo" {
   tags                = var.tags
 }
 
+module "federation_waves" {
+  source      = "../federation_waves"
+  federations = local.federations
+}
+
 module "domains" {
   source           = "../training_domains"
   training_domains = var.training_domains
@@ -36,19 +41,19 @@ locals {
   # Workload identity: a pod running as the named service account exchanges its projected token for an Entra token.
   federations = merge(
     { for domain, sa in local.domain_accounts : "training-${domain}" => {
-      identity = "training-${domain}", namespace = var.training_namespace, name = sa
+      identity = "training-${domain}", primary = true, namespace = var.training_namespace, name = sa
     } },
     { orchestrator = {
-      identity  = "orchestrator"
+      identity  = "orchestrator", primary = true
       namespace = var.orchestrator_service_account.namespace, name = var.orchestrator_service_account.name
     } },
     # Trainers launched through OSMO run as its workflow service account: they get the default domain's rights.
     var.osmo == null ? {} : { osmo-workflow = {
-      identity  = "training-${local.default_domain}"
+      identity  = "training-${local.default_domain}", primary = false
       namespace = var.osmo.workflow_namespace, name = var.osmo.workflow_service_account
     } },
     var.osmo == null ? {} : { for key, sa in var.osmo.service_accounts : "osmo-${key}" => {
-      identity = "osmo", namespace = sa.namespace, name = sa.name
+      identity = "osmo", primary = false, namespace = sa.namespace, name = sa.name
     } },
   )
   identity_ids = merge(
@@ -56,13 +61,8 @@ locals {
     { orchestrator = azurerm_user_assigned_identity.orchestrator.id },
     { for identity in azurerm_user_assigned_identity.osmo : "osmo" => identity.id },
   )
-  # Azure refuses concurrent federated-credential writes under one identity ("Too many Federated Identity
-  # Credentials are written concurrently"): the n-th credential of each identity goes in wave n, waves in sequence.
-  federation_wave = {
-    for key, f in local.federations : key => index(sort([for k, g in local.federations : k if g.identity == f.identity]), key)
-  }
-  waves     = [for n in range(local.max_waves) : { for key, f in local.federations : key => f if local.federation_wave[key] == n }]
-  max_waves = 5
+  # Written in sequential waves (Azure refuses concurrent writes under one identity): modules/federation_waves.
+  waves = module.federation_waves.waves
 
   training     = { for domain, identity in azurerm_user_assigned_identity.training : domain => identity.principal_id }
   orchestrator = azurerm_user_assigned_identity.orchestrator.principal_id
@@ -172,4 +172,46 @@ resource "azurerm_role_assignment" "this" {
   description          = "robotics: ${each.key}"
   condition            = each.value.condition
   condition_version    = each.value.condition == null ? null : "2.0"
+}
+
+# Earlier versions had one training identity and one credential per identity: keep those objects (client IDs and
+# role assignments) instead of recreating them under their new addresses.
+moved {
+  from = azurerm_user_assigned_identity.training
+  to   = azurerm_user_assigned_identity.training["default"]
+}
+
+moved {
+  from = azurerm_federated_identity_credential.training
+  to   = azurerm_federated_identity_credential.wave_0["training-default"]
+}
+
+moved {
+  from = azurerm_federated_identity_credential.orchestrator
+  to   = azurerm_federated_identity_credential.wave_0["orchestrator"]
+}
+
+moved {
+  from = azurerm_role_assignment.this["training-checkpoints-write"]
+  to   = azurerm_role_assignment.this["training-default-checkpoints-write"]
+}
+
+moved {
+  from = azurerm_role_assignment.this["training-models-write"]
+  to   = azurerm_role_assignment.this["training-default-models-write"]
+}
+
+moved {
+  from = azurerm_role_assignment.this["training-pipes-write"]
+  to   = azurerm_role_assignment.this["training-default-pipes-write"]
+}
+
+moved {
+  from = azurerm_role_assignment.this["training-task-configs-read"]
+  to   = azurerm_role_assignment.this["training-default-task-configs-read"]
+}
+
+moved {
+  from = azurerm_role_assignment.this["training-mlflow"]
+  to   = azurerm_role_assignment.this["training-default-mlflow"]
 }
