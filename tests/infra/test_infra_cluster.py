@@ -123,6 +123,9 @@ def test_private_endpoint_regions_reach_their_endpoints():
     cidrs = {peer["ipBlock"]["cidr"] for p in west for rule in p["spec"]["egress"] for peer in rule["to"]
              if "ipBlock" in peer}
     assert "10.41.16.0/24" in cidrs  # westeurope has private endpoints (examples/contract)
+    east = {peer["ipBlock"]["cidr"] for p in of_kind("eastus", "NetworkPolicy") for rule in p["spec"]["egress"]
+            for peer in rule["to"] if "ipBlock" in peer}
+    assert east == {"0.0.0.0/0"}  # no private endpoints there (its Redis endpoint is OSMO's, not the trainers')
 
 
 def test_osmo_regions_fence_the_workflow_namespace_and_federate_its_account():

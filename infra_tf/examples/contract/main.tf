@@ -81,7 +81,7 @@ module "cluster_manifests" {
   osmo = each.value.osmo ? {
     workflow_namespace = "osmo-workflows", workflow_service_account = "osmo-workflow", identity_client_id = each.value.client_id
   } : null
-  private_endpoint_cidrs = each.value.osmo || each.value.private ? [cidrsubnet(each.value.address_space, 8, 16)] : []
+  private_endpoint_cidrs = each.value.private ? [cidrsubnet(each.value.address_space, 8, 16)] : []
 }
 
 module "global_naming" {

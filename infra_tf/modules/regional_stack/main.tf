@@ -224,7 +224,7 @@ module "cluster_manifests" {
     workflow_service_account = local.osmo_workflow.service_account
     identity_client_id       = module.identities.training_client_id
   } : null
-  private_endpoint_cidrs = local.private || local.osmo ? [module.networking.private_endpoints_cidr] : []
+  private_endpoint_cidrs = local.private ? [module.networking.private_endpoints_cidr] : []
   allow_public_https     = var.region.trainer_public_https
 }
 
