@@ -45,7 +45,7 @@ def task_config_problem(settings, task: str) -> str | None:
 
     try:
         source = open_source(settings.task_configs)
-        validate_task_config(task, source.read(task), location=source.location, quick=True)
+        validate_task_config(task, source.read(task), location=source.location)
     except TaskConfigError as e:
         return str(e)
     return None

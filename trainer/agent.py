@@ -6,84 +6,68 @@
 from __future__ import annotations
 
 import copy
-import difflib
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from trainer import safe_yaml
+from trainer.agent_schema import AgentConfigError, check, check_runner_cfg, translate_deprecated
 
 if TYPE_CHECKING:
     from trainer.config import TaskConfig
 
-# skrl's Runner eval()s these string values: only known class names may reach it, never arbitrary code.
-_EVALUATED_KEYS = {
-    "learning_rate_scheduler": {"KLAdaptiveLR"},
-    "observation_preprocessor": {"RunningStandardScaler"},
-    "state_preprocessor": {"RunningStandardScaler"},
-    "value_preprocessor": {"RunningStandardScaler"},
-}
+__all__ = ["AgentConfigError", "build_runner", "check_runner_cfg", "load_run_agent_cfg", "merge_overrides",
+           "resolve_agent_cfg"]
 
 
-# Sections the trainer fills in itself: an override may change their keys, not replace them with null.
-_REQUIRED_SECTIONS = {"agent.overrides.agent", "agent.overrides.trainer", "agent.overrides.models",
-                      "agent.overrides.models.policy", "agent.overrides.models.value"}
-
-
-class AgentConfigError(ValueError):
-    """The agent section of a task config is wrong; the message starts with the field path."""
-
-
-def _load_base(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise AgentConfigError(f"agent.base: no such agent YAML {str(path)!r} (allowed: 'task' or a path to a file)")
+@functools.lru_cache(maxsize=64)  # bases are the packaged and Isaac Lab YAMLs (~50); keyed by mtime so edits count
+def _parsed_base(path: str, mtime_ns: int) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise AgentConfigError(f"agent.base: {path} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except UnicodeDecodeError:
-        raise AgentConfigError(f"agent.base: {path} is not UTF-8 text (allowed: 'task' or a skrl agent YAML)") from None
+        data = safe_yaml.loads(safe_yaml.read(path))
+    except safe_yaml.YAMLDataError as exc:
+        raise AgentConfigError(f"agent.base: {path}: {exc}") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ("agent", "trainer")):
-        raise AgentConfigError(
-            f"agent.base: {path} is not a skrl runner config (needs 'agent' and 'trainer' mappings)"
-        )
-    return data
+        raise AgentConfigError(f"agent.base: {path} is not a skrl runner config (needs 'agent' and 'trainer' mappings)")
+    return translate_deprecated(data)
 
 
-def merge_overrides(base: dict[str, Any], overrides: dict[str, Any], path: str = "agent.overrides") -> dict[str, Any]:
-    """Deep-merge `overrides` onto a copy of `base`; a key absent from `base` is an error naming the nearest keys."""
+def load_base(path: Path) -> dict[str, Any]:
+    """The base agent YAML (a packaged or the task's own file, never a user path), skrl 1.x names translated."""
+    return copy.deepcopy(_parsed_base(str(path), path.stat().st_mtime_ns))
+
+
+def load_run_agent_cfg(path: Path) -> dict[str, Any]:
+    """A run directory's agent.yaml, checked like a task config's (the store is writable by others): plain YAML,
+    every key on the allowlist with skrl's type. Raises AgentConfigError naming the file and the field."""
+    try:
+        data = safe_yaml.loads(safe_yaml.read(path))
+        return check_runner_cfg(data)
+    except (safe_yaml.YAMLDataError, AgentConfigError) as exc:
+        raise AgentConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
+
+
+def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` (already checked against the allowlist) onto a copy of `base`."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
-        where = f"{path}.{key}"
-        if key not in merged:
-            near = difflib.get_close_matches(str(key), [str(k) for k in merged], n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(near)}? " if near else ""
-            raise AgentConfigError(f"{where}: unknown agent key ({hint}allowed: {', '.join(map(str, merged))})")
-        if isinstance(merged[key], dict) and isinstance(value, dict):
-            merged[key] = merge_overrides(merged[key], value, where)
-        elif isinstance(merged[key], dict) and (value is not None or where in _REQUIRED_SECTIONS):
-            raise AgentConfigError(f"{where}: expected a mapping of keys, got {value!r}")
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = merge_overrides(merged[key], value)
         else:
-            merged[key] = value
+            merged[key] = copy.deepcopy(value)
     return merged
-
-
-def _check_evaluated(agent: dict[str, Any]) -> None:
-    for key, allowed in _EVALUATED_KEYS.items():
-        value = agent.get(key)
-        if value is not None and (not isinstance(value, str) or value not in allowed):
-            raise AgentConfigError(
-                f"agent.overrides.agent.{key}: unsupported value {value!r} (allowed: {', '.join(sorted(allowed))}, null)"
-            )
 
 
 def resolve_agent_cfg(cfg: TaskConfig) -> dict[str, Any]:
     """The skrl runner config this task config trains with (base YAML + overrides + the task config's own fields)."""
-    merged = merge_overrides(_load_base(cfg.agent_base_path()), cfg.agent.overrides)
+    errors = check(cfg.agent.overrides, "agent.overrides", overrides=True)
+    if errors:
+        raise AgentConfigError("\n".join(errors))
+    base_path = cfg.agent_base_path()
+    merged = merge_overrides(load_base(base_path), cfg.agent.overrides)
     agent = merged["agent"]
-    _check_evaluated(agent)
     rollouts = agent.get("rollouts")
-    if not isinstance(rollouts, int) or rollouts <= 0:
+    if not isinstance(rollouts, int) or isinstance(rollouts, bool) or rollouts <= 0:
         raise AgentConfigError(f"agent.overrides.agent.rollouts: must be a positive integer, got {rollouts!r}")
     if cfg.checkpoint_interval % rollouts:
         raise AgentConfigError(
@@ -96,8 +80,6 @@ def resolve_agent_cfg(cfg: TaskConfig) -> dict[str, Any]:
 
     merged["seed"] = cfg.seed
     experiment = agent["experiment"] = agent.get("experiment") or {}
-    if not isinstance(experiment, dict):
-        raise AgentConfigError(f"agent.overrides.agent.experiment: expected a mapping of keys, got {experiment!r}")
     experiment["checkpoint_interval"] = cfg.checkpoint_interval
     if experiment.get("write_interval", "auto") == "auto":
         experiment["write_interval"] = rollouts  # one metrics point per PPO update
@@ -108,7 +90,11 @@ def resolve_agent_cfg(cfg: TaskConfig) -> dict[str, Any]:
     trainer["headless"] = True
     trainer["disable_progressbar"] = True
     trainer["close_environment_at_exit"] = False
-    return merged
+    try:
+        return check_runner_cfg(merged)
+    except AgentConfigError as exc:  # the base itself holds something this trainer does not run
+        raise AgentConfigError("\n".join(f"agent.base ({base_path.name} + overrides): {line}"
+                                          for line in str(exc).splitlines())) from None
 
 
 class TrainingState:
@@ -156,7 +142,7 @@ def build_runner(env: Any, agent_cfg: dict[str, Any], experiment_dir: str | os.P
     """
     from skrl.utils.runner.torch import Runner
 
-    cfg = copy.deepcopy(agent_cfg)
+    cfg = check_runner_cfg(copy.deepcopy(agent_cfg), "runner config")  # the last gate before skrl eval()s anything
     experiment = cfg["agent"].setdefault("experiment", {})
     if training and experiment_dir is not None:
         experiment_dir = Path(experiment_dir).resolve()

@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="restore the Warp kernel cache from, and publish it to, this store prefix (folder, file:// "
                             "or Blob URL; default: TRAINER_KERNEL_CACHE; see trainer/kernel_cache.py)")
 
-    validate = sub.add_parser("validate", help="validate task config files (exit 2 with the problems)")
+    validate = sub.add_parser(
+        "validate", help="validate task config files as the Dagster sensor does, name = file name included (exit 2 "
+        "with the problems)")
     validate.add_argument("configs", nargs="+", type=Path, metavar="FILE")
 
     assets = sub.add_parser("assets", help="build the offline robot asset root and print its path")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.agent import AgentConfigError
+    from trainer.capacity import DeviceError
     from trainer.checkpoints import CheckpointError
     from trainer.config import ConfigError
     from trainer.distributed import DistributedConfigError
@@ -94,7 +97,7 @@ def _bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.train import RunDirError
 
     return (ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError,
-            ArtifactURIError, AzureAuthError)
+            ArtifactURIError, AzureAuthError, DeviceError)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -103,7 +106,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.configs:
         try:
-            cfg = load_task_config(path)
+            cfg = load_task_config(path, check_name=True)  # the rules the sensor and the task_config asset apply
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = EXIT_BAD_INPUT
@@ -127,7 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from trainer.kernel_cache import KERNEL_CACHE_ENV
 
         os.environ[KERNEL_CACHE_ENV] = args.kernel_cache
-    from trainer import distributed
+    from trainer import capacity, distributed
     from trainer.config import load_task_config
     from trainer.pipes import PipesSession, pipes_session
     from trainer.storage import open_store
@@ -148,6 +151,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     started = distributed.from_env()
     if world > 1 and not started.is_distributed:
         distributed.check_devices(cfg.device, world)
+    # a device this machine lacks, or too small for the envs: said before anything is built or written
+    capacity.check_training_device(cfg.device, cfg.num_envs, cfg.family, cfg.agent_cfg()["agent"]["rollouts"])
+    if world > 1 and not started.is_distributed:
         check_request(cfg, args.run_dir, resume=args.resume, warm_start=args.warm_start, world_size=world)
         if cfg.family == "isaaclab":  # every rank would refuse a bad --asset-root: say it once, before any starts
             from trainer.sim_assets import configure_asset_root

@@ -3,11 +3,14 @@
 A task config names a task (`family:id`), how long and how wide to train, the agent settings (the task's own
 Isaac Lab `skrl_*_cfg.yaml` plus overrides), success criteria for evaluation and export settings. Every problem
 becomes one `ConfigError` line `FILE: field.path: what was wrong (allowed: ...)`, never a traceback from skrl or
-Isaac Lab. Loading is cheap (no torch import), so the Dagster side can validate files too.
+Isaac Lab. Parsing is cheap (no torch import): `parse_task_config(content, label)` is the one validation that
+`python -m trainer validate`, the Dagster sensor, the `task_config` asset and `quickstart --task` all apply.
+A config is data: plain YAML (trainer/safe_yaml.py) and agent settings from an allowlist (trainer/agent_schema.py).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -26,7 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from trainer import tasks
+from trainer import capacity, safe_yaml, tasks
+from trainer.agent import AgentConfigError, resolve_agent_cfg
 
 
 class ConfigError(ValueError):
@@ -34,16 +38,27 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class AgentSpec(_Strict):
     base: str = Field(
         default="task",
-        description="'task' = the task's own Isaac Lab skrl_*_cfg.yaml (gymnasium: the packaged default), "
-        "or a path to a skrl agent YAML (relative to the task config file)",
+        description="'task' = the task's own Isaac Lab skrl_*_cfg.yaml (gymnasium: the packaged default), or the "
+        "name of an agent YAML packaged in trainer/agents/ (never a path: nothing on the host is probed)",
     )
-    overrides: dict[str, Any] = Field(default_factory=dict, description="nested keys merged onto the base config")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="nested keys merged onto the base config; only the keys in trainer/agent_schema.py that are "
+        "data to skrl (no network, output, class or other key skrl evaluates)",
+    )
+
+    @field_validator("base")
+    @classmethod
+    def _known_base(cls, value: str) -> str:
+        if value != "task" and value not in tasks.packaged_agents():
+            raise ValueError(f"{value!r} is not an agent base (allowed: task, {', '.join(tasks.packaged_agents())})")
+        return value
 
 
 class SuccessCriteria(_Strict):
@@ -104,6 +119,7 @@ class TaskConfig(_Strict):
     performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
 
     _source: Path | None = PrivateAttr(default=None)
+    _agent_cfg: dict[str, Any] | None = PrivateAttr(default=None)  # resolved once, when validated
 
     @field_validator("task")
     @classmethod
@@ -157,10 +173,7 @@ class TaskConfig(_Strict):
     def agent_base_path(self) -> Path:
         if self.agent.base == "task":
             return self.task_ref.agent_yaml
-        base = Path(self.agent.base).expanduser()
-        if not base.is_absolute() and self._source is not None:
-            base = self._source.parent / base
-        return base
+        return tasks.packaged_agents()[self.agent.base]
 
     def with_overrides(self, **changes: Any) -> TaskConfig:
         """A copy with CLI-style overrides (None values are ignored), validated like a file."""
@@ -168,11 +181,15 @@ class TaskConfig(_Strict):
         data = {**self.model_dump(), **changes}
         return _validate(data, str(self._source or "<overrides>"), self._source)
 
+    def agent_cfg(self) -> dict[str, Any]:
+        """The skrl runner config this config trains with (a copy: callers may change it)."""
+        if self._agent_cfg is None:
+            self._agent_cfg = resolve_agent_cfg(self)
+        return copy.deepcopy(self._agent_cfg)
+
     def resolved(self) -> dict[str, Any]:
         """The config as run: every default filled in and the merged agent config alongside."""
-        from trainer.agent import resolve_agent_cfg
-
-        return {"task_config": self.model_dump(mode="json"), "agent": resolve_agent_cfg(self)}
+        return {"task_config": self.model_dump(mode="json"), "agent": self.agent_cfg()}
 
     def config_sha256(self) -> str:
         canonical = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), default=str)
@@ -194,7 +211,7 @@ def _allowed_for(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     return ", ".join(getattr(current, "model_fields", {}))
 
 
-def _pydantic_lines(error: ValidationError) -> list[str]:
+def validation_lines(error: ValidationError) -> list[str]:
     lines = []
     for err in error.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -203,6 +220,8 @@ def _pydantic_lines(error: ValidationError) -> list[str]:
             msg = f"unknown field (allowed: {_allowed_for(TaskConfig, loc)})"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "finite_number":
+            msg = f"must be a finite number, got {err['input']!r} (allowed: any number but .nan, .inf, -.inf)"
         elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
             msg = f"{msg}, got {err['input']!r}"
         lines.append(f"{_format_loc(loc)}: {msg}")
@@ -215,36 +234,57 @@ def _validate(data: Any, label: str, source: Path | None) -> TaskConfig:
     try:
         cfg = TaskConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(f"{label}: {line}" for line in _pydantic_lines(exc))) from None
+        raise ConfigError("\n".join(f"{label}: {line}" for line in validation_lines(exc))) from None
     cfg._source = source
-    from trainer.agent import AgentConfigError, resolve_agent_cfg
-
     try:
-        resolve_agent_cfg(cfg)
+        agent = cfg._agent_cfg = resolve_agent_cfg(cfg)
     except AgentConfigError as exc:
-        raise ConfigError(f"{label}: {exc}") from None
+        raise ConfigError("\n".join(f"{label}: {line}" for line in str(exc).splitlines())) from None
+    problem = capacity.num_envs_problem(cfg.num_envs, cfg.device, cfg.family, agent["agent"]["rollouts"])
+    if problem:
+        raise ConfigError(f"{label}: num_envs: {problem}")
     return cfg
 
 
-def load_task_config(path: str | Path) -> TaskConfig:
-    """Read and validate a task config file; raises ConfigError with `FILE: field: problem (allowed: ...)`."""
+def check_file_name(cfg: TaskConfig, stem: str, label: str) -> None:
+    """A config's `name` is its file name: the name is the Dagster partition key and the file is what users edit."""
+    if cfg.name != stem:
+        raise ConfigError(
+            f"{label}: name: {cfg.name!r} must match the file name {stem!r} (rename the file to {cfg.name}.yaml or "
+            f"set name: {stem})"
+        )
+
+
+def parse_task_config(content: str | bytes, label: str, *, file_name: str | None = None,
+                      source: Path | None = None) -> TaskConfig:
+    """Validate a task config's text; `label` starts every error line (a path or URL), `file_name` (the file's
+    stem) is checked against `name`. Raises ConfigError with `LABEL: field: problem (allowed: ...)`."""
+    try:
+        data = safe_yaml.loads(content)
+    except safe_yaml.YAMLDataError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    cfg = _validate(data, label, source)
+    if file_name is not None:
+        check_file_name(cfg, file_name, label)
+    return cfg
+
+
+def load_task_config(path: str | Path, *, check_name: bool = False) -> TaskConfig:
+    """Read and validate a task config file; raises ConfigError with `FILE: field: problem (allowed: ...)`.
+
+    `check_name`: also require `name` to equal the file name, as `trainer validate` and the Dagster side do.
+    """
     path = Path(path)
     label = str(path)
     if not path.is_file():
         hint = "a YAML task config such as task_configs/cartpole.yaml"
         raise ConfigError(f"{label}: <file>: no such file ({'it is a directory; ' if path.is_dir() else ''}expected {hint})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{label}: <yaml>: {where}invalid YAML: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{label}: <file>: not UTF-8 text") from None
-    return _validate(data, label, path.resolve())
+        content = safe_yaml.read(path)
+    except safe_yaml.YAMLDataError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    return parse_task_config(content, label, file_name=path.stem if check_name else None, source=path.resolve())
 
 
 def dump_resolved(cfg: TaskConfig) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-

@@ -55,14 +55,10 @@ class RestoredPolicy:
 
 def agent_cfg_for_run(cfg: TaskConfig, run_dir: Path) -> dict[str, Any]:
     """The agent config the run trained with (its agent.yaml), else the one the task config resolves to today."""
-    import yaml
-
-    from trainer.agent import resolve_agent_cfg
+    from trainer.agent import load_run_agent_cfg
 
     saved = run_dir / "agent.yaml"
-    if saved.is_file():
-        return yaml.safe_load(saved.read_text(encoding="utf-8"))
-    return resolve_agent_cfg(cfg)
+    return load_run_agent_cfg(saved) if saved.is_file() else cfg.agent_cfg()
 
 
 def verified_checkpoint(run_dir: Path, checkpoint: Path | None) -> tuple[Path, str]:
@@ -253,6 +249,7 @@ def evaluate(
     device = device or cfg.device
     started = time.perf_counter()
     path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before the (slow) simulator start and torch.load
+    agent_cfg_for_run(cfg, run_dir)  # a tampered agent.yaml is refused before the simulator and torch.load
     check_config_matches_run(cfg, run_dir)
     # an evaluation pod is as fresh as a training pod: restore the compiled Warp kernels (TRAINER_KERNEL_CACHE)
     # before Warp starts, and publish any it had to compile (e.g. the first evaluation on a new GPU kind)

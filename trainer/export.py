@@ -370,6 +370,7 @@ def export(
     `corrupt` is a test seam: it edits the temporary model before the parity check, proving a bad graph is refused.
     """
     from trainer.evaluate import (
+        agent_cfg_for_run,
         check_config_matches_run,
         restore_policy,
         verified_checkpoint,
@@ -378,6 +379,7 @@ def export(
 
     started = time.perf_counter()
     path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before anything unpickles it
+    agent_cfg_for_run(cfg, run_dir)  # a tampered agent.yaml is refused before the simulator and torch.load
     check_config_matches_run(cfg, run_dir)
     obs_dim, act_dim = checkpoint_dims(path)
     interface = task_interface(cfg, obs_dim, act_dim)

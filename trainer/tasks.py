@@ -112,6 +112,11 @@ def isaaclab_tasks() -> dict[str, Path]:
     return _scan_registrations(Path(next(iter(spec.submodule_search_locations))), "isaaclab_tasks")
 
 
+def packaged_agents() -> dict[str, Path]:
+    """Agent YAMLs shipped in trainer/agents/, by stem: the only bases a task config may name besides `task`."""
+    return {p.stem: p for p in sorted(_PACKAGED_AGENTS.glob("*.yaml"))}
+
+
 def known_tasks() -> list[str]:
     return sorted(f"isaaclab:{t}" for t in isaaclab_tasks()) + [f"gymnasium:{t}" for t in GYMNASIUM_TASKS]
 

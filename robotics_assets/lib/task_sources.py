@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +50,21 @@ class FolderSource:
         return {p.stem: p for p in sorted(self.folder.iterdir()) if p.suffix in CONFIG_SUFFIXES and p.is_file()}
 
     def list_configs(self) -> list[tuple[str, bytes]]:
-        return [(name, path.read_bytes()) for name, path in self._files().items()]
+        return [(name, _head(path)) for name, path in self._files().items()]
 
     def read(self, name: str) -> bytes:
         path = self._files().get(name)
         if path is None:
             raise TaskConfigError(f"{self.folder}: no {name}.yaml (task configs present: {', '.join(self._files())})")
-        return path.read_bytes()
+        return _head(path)
+
+
+def _head(path: Path) -> bytes:
+    """At most one byte more than a config may have: an oversized file is refused by validation, never read whole."""
+    from trainer.safe_yaml import MAX_BYTES
+
+    with path.open("rb") as f:
+        return f.read(MAX_BYTES + 1)
 
 
 SourceFactory = Callable[[str], TaskConfigSource]
@@ -104,56 +111,22 @@ class ValidTaskConfig:
     summary: dict[str, Any]
 
 
-def validate_task_config(name: str, content: bytes, *, location: str = "", quick: bool = False) -> ValidTaskConfig:
-    """Validate with the trainer's own schema (imported lazily: it is pydantic only, no torch).
-
-    `quick` checks the YAML against the schema without resolving the agent config (which re-reads the task's Isaac
-    Lab agent YAML: ~30 ms a file); the sensor uses it so one tick can discover a thousand configs, and the
-    `task_config` asset then runs the full validation before anything trains.
-    """
+def validate_task_config(name: str, content: bytes, *, location: str = "") -> ValidTaskConfig:
+    """The trainer's own validation (`trainer.config.parse_task_config`, imported lazily: pydantic and YAML only,
+    no torch), the same rules `python -m trainer validate` applies, `name` = file name included."""
     where = f"{location.rstrip('/')}/{name}.yaml" if location else f"{name}.yaml"
     if not TASK_NAME.match(name):
         raise TaskConfigError(
             f"{where}: file name: {name!r} is not a valid task name "
             "(use letters, digits, '-' or '_', at most 63 characters, e.g. cartpole.yaml)"
         )
-    if quick:
-        cfg = _quick_validate(where, content)
-    else:
-        from trainer.config import (
-            load_task_config,  # lazy: keeps the trainer out of the definitions' import path
-        )
+    from trainer.config import ConfigError, parse_task_config  # lazy: keeps the trainer out of the definitions' import
 
-        with tempfile.TemporaryDirectory(prefix="task-config-") as tmp:
-            path = Path(tmp) / f"{name}.yaml"
-            path.write_bytes(content)
-            try:
-                cfg = load_task_config(path)
-            except Exception as e:  # noqa: BLE001 - the trainer's errors are already `file: field: problem (allowed: ...)`
-                raise TaskConfigError(str(e).replace(str(path), where)) from None
-    declared = getattr(cfg, "name", name)
-    if declared != name:  # the partition key is the file name; two names for one task would confuse lineage
-        raise TaskConfigError(f"{where}: name: {declared!r} must match the file name (rename the file or the field)")
+    try:
+        cfg = parse_task_config(content, where, file_name=name)
+    except ConfigError as e:  # already `file: field: problem (allowed: ...)`
+        raise TaskConfigError(str(e)) from None
     return ValidTaskConfig(name=name, sha256=content_hash(content), summary=summarize(cfg))
-
-
-def _quick_validate(where: str, content: bytes) -> Any:
-    import yaml
-    from pydantic import ValidationError
-
-    from trainer import config as trainer_config
-
-    try:
-        data = yaml.load(content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        raise TaskConfigError(f"{where}: <yaml>: invalid YAML: {getattr(e, 'problem', None) or e}") from None
-    if not isinstance(data, dict):
-        raise TaskConfigError(f"{where}: <root>: expected a mapping of fields, got {type(data).__name__}")
-    try:
-        return trainer_config.TaskConfig.model_validate(data)
-    except ValidationError as e:
-        lines = getattr(trainer_config, "_pydantic_lines", lambda err: [str(err)])(e)
-        raise TaskConfigError("\n".join(f"{where}: {line}" for line in lines)) from None
 
 
 def summarize(cfg: Any) -> dict[str, Any]:

@@ -36,6 +36,9 @@ def build_task_config_sensor(minimum_interval_seconds: int = 30, running: bool =
         except TaskConfigError as e:
             return dg.SkipReason(str(e))
 
+        present = {name for name, _ in configs}  # the cursor remembers only configs that still exist: it stays bounded
+        seen = {k: v for k, v in seen.items() if k in present}
+        invalid = {k: v for k, v in invalid.items() if k in present}
         known = set(context.instance.get_dynamic_partitions(task_partitions.name))
         new_partitions: list[str] = []
         run_requests: list[dg.RunRequest] = []
@@ -44,7 +47,7 @@ def build_task_config_sensor(minimum_interval_seconds: int = 30, running: bool =
             if seen.get(name) == sha or invalid.get(name) == sha:
                 continue
             try:
-                validate_task_config(name, content, location=source.location, quick=True)
+                validate_task_config(name, content, location=source.location)
             except TaskConfigError as e:
                 context.log.warning(f"skipping invalid task config: {e}")
                 invalid[name] = sha

@@ -8,6 +8,7 @@ re-downloads only what changed.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import PurePosixPath
 
 from robotics_assets.lib.task_sources import (
@@ -17,7 +18,8 @@ from robotics_assets.lib.task_sources import (
 )
 from trainer.storage.uris import parse_blob_uri
 
-_cache: dict[tuple[str, str], bytes] = {}  # (blob url, etag) -> content
+_CACHE_ENTRIES = 512  # configs are a few KB and capped at trainer.safe_yaml.MAX_BYTES: a bounded cache
+_cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # (blob url, etag) -> content, least recent first
 _cache_lock = threading.Lock()
 
 
@@ -34,8 +36,8 @@ class BlobTaskConfigSource:
     def _prefix(self) -> str:
         return f"{self._where.path}/" if self._where.path else ""
 
-    def _blobs(self) -> dict[str, tuple[str, str]]:
-        """{task name: (blob name, etag)} of the configs directly under the prefix."""
+    def _blobs(self) -> dict[str, tuple[str, str, int]]:
+        """{task name: (blob name, etag, size)} of the configs directly under the prefix."""
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         prefix = self._prefix()
@@ -52,17 +54,25 @@ class BlobTaskConfigSource:
             name = item.name[len(prefix):]
             path = PurePosixPath(name)
             if "/" not in name and path.suffix in CONFIG_SUFFIXES and hasattr(item, "etag"):
-                found[path.stem] = (item.name, item.etag)
+                found[path.stem] = (item.name, item.etag, item.size)
         return dict(sorted(found.items()))
 
-    def _content(self, blob_name: str, etag: str) -> bytes:
+    def _content(self, blob_name: str, etag: str, size: int) -> bytes:
+        from trainer.safe_yaml import MAX_BYTES
+
         key = (f"{self.location}/{blob_name}", etag)
         with _cache_lock:
             if key in _cache:
+                _cache.move_to_end(key)
                 return _cache[key]
-        data = self._container.get_blob_client(blob_name).download_blob(etag=etag, match_condition=_if_match()).readall()
+        # an oversized blob: its first MAX_BYTES + 1 bytes are enough for validation to refuse it
+        span = {"offset": 0, "length": MAX_BYTES + 1} if size and size > MAX_BYTES else {}
+        blob = self._container.get_blob_client(blob_name)
+        data = blob.download_blob(etag=etag, match_condition=_if_match(), **span).readall()
         with _cache_lock:
             _cache[key] = data
+            while len(_cache) > _CACHE_ENTRIES:
+                _cache.popitem(last=False)
         return data
 
     def list_configs(self) -> list[tuple[str, bytes]]:
