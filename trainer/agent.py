@@ -42,9 +42,9 @@ def load_run_agent_cfg(path: Path) -> dict[str, Any]:
     every key on the allowlist with skrl's type. Raises AgentConfigError naming the file and the field."""
     try:
         data = safe_yaml.loads(safe_yaml.read(path))
-        return check_runner_cfg(data)
-    except (safe_yaml.YAMLDataError, AgentConfigError) as exc:
-        raise AgentConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
+    except safe_yaml.YAMLDataError as exc:
+        raise AgentConfigError(f"{path}: {exc}") from None
+    return check_runner_cfg(data, str(path))
 
 
 def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -90,11 +90,8 @@ def resolve_agent_cfg(cfg: TaskConfig) -> dict[str, Any]:
     trainer["headless"] = True
     trainer["disable_progressbar"] = True
     trainer["close_environment_at_exit"] = False
-    try:
-        return check_runner_cfg(merged)
-    except AgentConfigError as exc:  # the base itself holds something this trainer does not run
-        raise AgentConfigError("\n".join(f"agent.base ({base_path.name} + overrides): {line}"
-                                          for line in str(exc).splitlines())) from None
+    # what is left to catch here is in the base itself: a task whose agent this trainer does not run (AMP, RNNs)
+    return check_runner_cfg(merged, f"agent.base ({base_path.name} + overrides)")
 
 
 class TrainingState:
@@ -140,9 +137,9 @@ def build_runner(env: Any, agent_cfg: dict[str, Any], experiment_dir: str | os.P
     The runner's agent carries a `training_state` checkpoint module (see TrainingState), reachable as
     `runner.agent.checkpoint_modules["training_state"]`.
     """
+    cfg = check_runner_cfg(copy.deepcopy(agent_cfg), "runner config")  # the last gate before skrl eval()s anything
     from skrl.utils.runner.torch import Runner
 
-    cfg = check_runner_cfg(copy.deepcopy(agent_cfg), "runner config")  # the last gate before skrl eval()s anything
     experiment = cfg["agent"].setdefault("experiment", {})
     if training and experiment_dir is not None:
         experiment_dir = Path(experiment_dir).resolve()

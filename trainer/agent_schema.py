@@ -202,7 +202,8 @@ def translate_deprecated(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _keys(section: Section, overrides: bool) -> str:
-    return ", ".join(k for k, v in section.items() if not overrides or getattr(v, "overridable", True))
+    keys = [k for k, v in section.items() if not overrides or getattr(v, "overridable", True)]
+    return ", ".join(keys) or "nothing in this section"
 
 
 def _check_network(value: Any, where: str, errors: list[str]) -> None:
@@ -265,7 +266,8 @@ def check(data: Any, where: str, *, overrides: bool, section: Section = RUNNER) 
     if not isinstance(data, dict):
         return [f"{where or '<root>'}: expected a mapping of keys, got {data!r:.80}"]
     for key, value in data.items():
-        at = f"{where}.{key}" if where else str(key)
+        name = key if isinstance(key, str) and _IDENT.fullmatch(key) else repr(key)  # a key may hold a payload
+        at = f"{where}.{name}" if where else name
         spec = section.get(key) if isinstance(key, str) else None
         if spec is None:
             hint = f"{RENAMED[key]} in skrl 2; " if key in RENAMED else ""
@@ -303,14 +305,14 @@ def _has(cfg: dict[str, Any], dotted: str) -> bool:
     return True
 
 
-def check_runner_cfg(cfg: Any, where: str = "") -> dict[str, Any]:
-    """The complete runner config, with deprecated names translated; raises AgentConfigError naming each field."""
+def check_runner_cfg(cfg: Any, label: str = "") -> dict[str, Any]:
+    """The complete runner config, with deprecated names translated; raises AgentConfigError naming each field
+    (each line prefixed with `label: ` when given: the file or what the config is)."""
     if isinstance(cfg, dict):
         translate_deprecated(cfg)
-    errors = check(cfg, where, overrides=False)
+    errors = check(cfg, "", overrides=False)
     if not errors:
-        prefix = f"{where}." if where else ""
-        errors = [f"{prefix}{path}: required field is missing" for path in REQUIRED if not _has(cfg, path)]
+        errors = [f"{path}: required field is missing" for path in REQUIRED if not _has(cfg, path)]
     if errors:
-        raise AgentConfigError("\n".join(errors))
+        raise AgentConfigError("\n".join(f"{label}: {line}" if label else line for line in errors))
     return cfg

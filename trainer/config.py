@@ -57,7 +57,8 @@ class AgentSpec(_Strict):
     @classmethod
     def _known_base(cls, value: str) -> str:
         if value != "task" and value not in tasks.packaged_agents():
-            raise ValueError(f"{value!r} is not an agent base (allowed: task, {', '.join(tasks.packaged_agents())})")
+            raise ValueError(f"must be task or the name of an agent YAML packaged with the trainer, never a path "
+                             f"(allowed: task, {', '.join(tasks.packaged_agents())})")
         return value
 
 

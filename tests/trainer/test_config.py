@@ -150,7 +150,8 @@ def test_agent_base_is_task_or_a_packaged_name_never_a_path(tmp_path):
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(yaml.safe_load(cfg.agent_base_path().read_text())))
     for base in ("mine.yaml", str(tmp_path / "mine.yaml"), "~/mine.yaml", "../task_configs/cartpole.yaml"):
         message = _error(_write(tmp_path, _cartpole(agent={"base": base})))
-        assert f"agent.base: {base!r} is not an agent base (allowed: task, gymnasium_ppo_cfg)" in message
+        assert ("agent.base: must be task or the name of an agent YAML packaged with the trainer, never a path "
+                f"(allowed: task, gymnasium_ppo_cfg), got {base!r}") in message
 
 
 def test_export_opset_must_be_at_least_17(tmp_path):

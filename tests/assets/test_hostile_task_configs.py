@@ -1,0 +1,46 @@
+"""The hostile corpus (tests/trainer/hostile_task_configs) dropped into the task-config location: the sensor
+requests nothing and names each file, the `task_config` asset refuses one without writing a snapshot, and no payload
+ever runs on the Dagster host."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.assets.conftest import load_defs, materialize
+from tests.assets.test_sensor import tick
+
+CORPUS = Path(__file__).resolve().parents[1] / "trainer" / "hostile_task_configs"
+
+
+@pytest.fixture
+def canary(tmp_path, monkeypatch):
+    path = tmp_path / "canary"
+    monkeypatch.setenv("HOSTILE_CANARY", str(path))
+    yield path
+    assert not path.exists(), "a payload from a task config ran"
+
+
+def test_the_sensor_requests_nothing_from_the_hostile_corpus(standin_project, instance, canary, capfd):
+    folder = standin_project / "task_configs"
+    for path in CORPUS.glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    capfd.readouterr()
+    result = tick(load_defs(), instance)
+    log = capfd.readouterr().err
+    assert result.run_requests == [] and instance.get_dynamic_partitions("task") == []
+    for path in CORPUS.glob("*.yaml"):
+        assert f"{folder}/{path.name}: " in log, path.name
+
+
+def test_the_task_config_asset_refuses_a_hostile_config_and_writes_nothing(standin_project, instance, canary):
+    name = "exec_network_input"
+    shutil.copy(CORPUS / f"{name}.yaml", standin_project / "task_configs" / f"{name}.yaml")
+    instance.add_dynamic_partitions("task", [name])
+    result = materialize(load_defs(), instance, ["task_config"], name, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "agent.overrides.models.policy.network: not overridable" in failure.event_specific_data.error.message
+    assert not (standin_project / "data" / "task_configs" / name).exists()
+    assert not instance.fetch_materializations(dg.AssetKey("task_config"), limit=1).records
