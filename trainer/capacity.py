@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 # Lower bounds of memory per env beyond the process's fixed cost. Measured (docs/benchmarks.md, "Memory per env"):
-# building Isaac Lab Cartpole (Newton, CPU) with 64 and 4096 envs differs by ~20 KB of RSS per env, gymnasium
+# building Isaac Lab Cartpole (Newton, CPU) with 256 and 32768 envs differs by ~18 KB of RSS per env, gymnasium
 # InvertedPendulum-v5 with 8 and 256 envs by ~570 KB per env; the bounds stay below both.
 PER_ENV_BYTES = {"isaaclab": 16 * 1024, "gymnasium": 256 * 1024}
 FLOATS_PER_STEP = 8  # observations, actions, log-prob, value, reward, done flags, returns, advantages: >= 8 floats

@@ -168,7 +168,7 @@ class TaskConfig(_Strict):
 
     @property
     def source(self) -> Path | None:
-        """The file this config was loaded from (relative agent base paths resolve against its folder)."""
+        """The file this config was loaded from (None when parsed from bytes), for messages."""
         return self._source
 
     def agent_base_path(self) -> Path:

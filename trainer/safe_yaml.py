@@ -19,17 +19,10 @@ class YAMLDataError(ValueError):
     """The text is not plain YAML data; the message starts with `<yaml>:` or `<file>:` and says where."""
 
 
-class _DataLoader(yaml.SafeLoader):  # the pure-Python loader: CSafeLoader composes in C, past these hooks
-    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            mark = event.start_mark
-            raise YAMLDataError(
-                f"<yaml>: line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases (&name, *name) "
-                "are not accepted (write the values out; allowed: plain mappings, lists and scalars)"
-            )
-        return super().compose_node(parent, index)
+_CLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+
+class _DataLoader(_CLoader):  # type: ignore[misc, valid-type]  - libyaml parses; the mapping check is Python
     def construct_mapping(self, node, deep=False):  # noqa: ANN001
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
@@ -60,6 +53,13 @@ def loads(content: str | bytes) -> Any:
         except UnicodeDecodeError:
             raise YAMLDataError("<file>: not UTF-8 text") from None
     try:
+        for event in yaml.parse(content, Loader=_CLoader):  # events only: an alias is refused before it expands
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                mark = event.start_mark
+                raise YAMLDataError(
+                    f"<yaml>: line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases (&name, "
+                    "*name) are not accepted (write the values out; allowed: plain mappings, lists and scalars)"
+                )
         return yaml.load(content, Loader=_DataLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

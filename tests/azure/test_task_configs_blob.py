@@ -53,3 +53,21 @@ def test_missing_container_is_a_clear_error(azurite, monkeypatch):
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     with pytest.raises(TaskConfigError, match="task-config container not found"):
         BlobTaskConfigSource(f"{azurite.blob_endpoint}/no-such-container").list_configs()
+
+
+def test_an_oversized_blob_is_refused_after_downloading_only_the_cap(azurite, container, monkeypatch):
+    from robotics_assets.lib.azure import task_configs
+    from trainer.safe_yaml import MAX_BYTES
+
+    container.upload_blob("big.yaml", CARTPOLE.read_bytes().replace(b"name: cartpole", b"name: big") +
+                          b"#" * (4 * MAX_BYTES))
+    container.upload_blob("cartpole.yaml", CARTPOLE.read_bytes())
+    source = open_source(f"{azurite.blob_endpoint}/task-configs")
+    content = dict(source.list_configs())
+    assert len(content["big"]) == MAX_BYTES + 1 and content["cartpole"] == CARTPOLE.read_bytes()
+    with pytest.raises(TaskConfigError, match=r"/big\.yaml: <file>: 262,145 bytes is too large for a config"):
+        validate_task_config("big", content["big"], location=source.location)
+    monkeypatch.setattr(task_configs, "_CACHE_ENTRIES", 1)  # the content cache stays within its bound
+    monkeypatch.setattr(task_configs, "_cache", type(task_configs._cache)())
+    source.list_configs()
+    assert len(task_configs._cache) == 1
