@@ -44,3 +44,18 @@ def test_the_task_config_asset_refuses_a_hostile_config_and_writes_nothing(stand
     assert "agent.overrides.models.policy.network: not overridable" in failure.event_specific_data.error.message
     assert not (standin_project / "data" / "task_configs" / name).exists()
     assert not instance.fetch_materializations(dg.AssetKey("task_config"), limit=1).records
+
+
+def test_the_sensor_cursor_forgets_configs_that_are_gone(standin_project, instance, canary):
+    """The cursor (content hash per config) stays bounded by the configs present, however many came and went."""
+    import json
+
+    folder = standin_project / "task_configs"
+    for path in sorted(CORPUS.glob("*.yaml"))[:5]:
+        shutil.copy(path, folder / path.name)
+    first = tick(load_defs(), instance)
+    assert len(json.loads(first.cursor)["invalid"]) == 5
+    for path in folder.glob("*.yaml"):
+        path.unlink()
+    second = tick(load_defs(), instance, first.cursor)
+    assert json.loads(second.cursor) == {"invalid": {}, "seen": {}}

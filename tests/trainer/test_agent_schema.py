@@ -76,3 +76,17 @@ def test_override_errors_name_every_field_at_once():
         "agent.overrides.agent.lambda: renamed or removed agent key (gae_lambda in skrl 2; allowed: "
         + ", ".join(k for k, v in RUNNER["agent"].items() if getattr(v, "overridable", True)) + ")",
     ]
+
+
+def test_an_agent_yaml_saved_before_the_translation_still_loads(tmp_path):
+    """Runs trained before this change saved Isaac Lab's skrl 1.x names in agent.yaml; evaluate/export read them."""
+    from trainer.agent import load_run_agent_cfg
+
+    cfg = load_task_config(SHIPPED[0])
+    old = yaml.safe_load(cfg.task_ref.agent_yaml.read_text())  # `lambda`, `state_preprocessor`, ...
+    old["seed"] = cfg.seed
+    saved = tmp_path / "agent.yaml"
+    saved.write_text(yaml.safe_dump(old))
+    loaded = load_run_agent_cfg(saved)
+    assert loaded["agent"]["gae_lambda"] == old["agent"]["lambda"] and "lambda" not in loaded["agent"]
+    assert loaded["agent"]["observation_preprocessor"] == old["agent"]["state_preprocessor"]
