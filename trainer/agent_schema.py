@@ -163,8 +163,8 @@ RUNNER: Section = {
         "disable_progressbar": flag(overridable=False),
         "close_environment_at_exit": flag(overridable=False),
         "environment_info": text(r"[A-Za-z_][A-Za-z0-9_]{0,63}", "an identifier such as log or episode"),
-        "stochastic_evaluation": flag(),
-        "render_interval": integer(1),
+        # not here: `render_interval` (always headless) and `stochastic_evaluation` (trainer/evaluate.py always
+        # evaluates the mean action): keys nothing would read
     },
 }
 
