@@ -130,11 +130,8 @@ def validate_task_config(name: str, content: bytes, *, location: str = "") -> Va
 
 
 def summarize(cfg: Any) -> dict[str, Any]:
-    """The few fields worth showing in Dagster metadata, whatever the schema version."""
-    data = cfg.model_dump(mode="json") if hasattr(cfg, "model_dump") else dict(cfg)
-    keep = ("name", "task_id", "family", "seed", "num_envs", "timesteps", "success", "success_criteria")
-    summary = {k: data[k] for k in keep if k in data}
-    for section in ("env", "training", "train"):
-        if isinstance(data.get(section), dict):
-            summary.update({k: v for k, v in data[section].items() if k in keep and k not in summary})
-    return summary
+    """The fields shown in the `task_config` materialization's metadata; `device` and `gpus` are what a launch
+    needs, so nothing downstream has to parse the YAML again."""
+    return {"name": cfg.name, "task": cfg.task, "seed": cfg.seed, "num_envs": cfg.num_envs,
+            "timesteps": cfg.timesteps, "device": cfg.device, "gpus": cfg.gpus,
+            "success": cfg.success.model_dump(mode="json")}

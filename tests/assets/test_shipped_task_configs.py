@@ -26,3 +26,15 @@ def test_trainer_validate_and_the_dagster_side_agree_on_every_shipped_config():
         valid = validate_task_config(path.stem, path.read_bytes(), location=str(path.parent))
         cfg = load_task_config(path, check_name=True)  # what `python -m trainer validate` runs
         assert valid.name == cfg.name == path.stem and valid.summary["num_envs"] == cfg.num_envs
+        assert (valid.summary["device"], valid.summary["gpus"]) == (cfg.device, cfg.gpus)  # task_config metadata
+
+
+def test_the_task_config_asset_records_what_a_launch_needs(standin_project, instance):
+    from tests.assets.conftest import latest, materialize
+
+    shutil.copy(ROOT / "task_configs" / "cartpole_gpu.yaml", standin_project / "task_configs")
+    instance.add_dynamic_partitions("task", ["cartpole_gpu"])
+    assert materialize(load_defs(), instance, ["task_config"], "cartpole_gpu").success
+    meta = latest(instance, "task_config", "cartpole_gpu")
+    assert (meta["task"], meta["device"], meta["gpus"], meta["num_envs"]) == (
+        "isaaclab:Isaac-Cartpole-Direct", "cuda", 1, 4096)
