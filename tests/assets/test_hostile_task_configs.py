@@ -59,3 +59,19 @@ def test_the_sensor_cursor_forgets_configs_that_are_gone(standin_project, instan
         path.unlink()
     second = tick(load_defs(), instance, first.cursor)
     assert json.loads(second.cursor) == {"invalid": {}, "seen": {}}
+
+
+@pytest.mark.parametrize("name", ["exec_network_input", "alias_bomb", "type_learning_rate", "name_mismatch"])
+def test_quickstart_refuses_a_hostile_config_before_touching_the_instance(tmp_path, monkeypatch, canary, capsys,
+                                                                          name):
+    from robotics_assets.cli import main
+    from tests.assets.conftest import write_settings
+
+    monkeypatch.delenv("ROBOTICS_DATA_DIR", raising=False)
+    monkeypatch.setenv("ROBOTICS_SETTINGS", str(write_settings(tmp_path, standin=True)))
+    shutil.copy(CORPUS / f"{name}.yaml", tmp_path / "task_configs" / f"{name}.yaml")
+    assert main(["quickstart", "--task", name]) == 2
+    expected = (CORPUS / f"{name}.yaml").read_text().splitlines()[0].removeprefix("# refused: ")
+    err = capsys.readouterr().err
+    assert f"quickstart: {tmp_path / 'task_configs' / name}.yaml: " in err and expected in err, err
+    assert not (tmp_path / "data" / "dagster_home").exists()  # no partition was added for it
