@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainer import safe_yaml
-from trainer.agent_schema import AgentConfigError, check, check_runner_cfg, translate_deprecated
+from trainer.agent_schema import (
+    AgentConfigError,
+    check,
+    check_runner_cfg,
+    translate_deprecated,
+)
 
 if TYPE_CHECKING:
     from trainer.config import TaskConfig

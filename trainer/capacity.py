@@ -71,7 +71,7 @@ def check_training_device(device: str, num_envs: int, family: str, rollouts: int
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         # `cuda` alone is cuda:LOCAL_RANK in a distributed run (trainer/distributed.py), else cuda:0
-        index = int(device.partition(":")[2] or os.environ.get("LOCAL_RANK", 0))
+        index = int(device.partition(":")[2] or os.environ.get("LOCAL_RANK", "0"))
         if index >= count:
             visible = ["cpu", *(f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(count))]
             shown = os.environ.get("CUDA_VISIBLE_DEVICES")

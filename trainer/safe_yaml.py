@@ -23,7 +23,7 @@ _CLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _DataLoader(_CLoader):  # type: ignore[misc, valid-type]  - libyaml parses; the mapping check is Python
-    def construct_mapping(self, node, deep=False):  # noqa: ANN001
+    def construct_mapping(self, node, deep=False):
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -60,7 +60,7 @@ def loads(content: str | bytes) -> Any:
                     f"<yaml>: line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases (&name, "
                     "*name) are not accepted (write the values out; allowed: plain mappings, lists and scalars)"
                 )
-        return yaml.load(content, Loader=_DataLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(content, Loader=_DataLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -120,7 +120,10 @@ def validate_task_config(name: str, content: bytes, *, location: str = "") -> Va
             f"{where}: file name: {name!r} is not a valid task name "
             "(use letters, digits, '-' or '_', at most 63 characters, e.g. cartpole.yaml)"
         )
-    from trainer.config import ConfigError, parse_task_config  # lazy: keeps the trainer out of the definitions' import
+    from trainer.config import (  # lazy: keeps the trainer out of the definitions' import
+        ConfigError,
+        parse_task_config,
+    )
 
     try:
         cfg = parse_task_config(content, where, file_name=name)

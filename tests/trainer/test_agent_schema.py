@@ -13,7 +13,12 @@ import yaml
 
 from trainer import agent_schema, tasks
 from trainer.agent import load_base
-from trainer.agent_schema import RUNNER, AgentConfigError, check_runner_cfg, translate_deprecated
+from trainer.agent_schema import (
+    RUNNER,
+    AgentConfigError,
+    check_runner_cfg,
+    translate_deprecated,
+)
 from trainer.config import load_task_config
 
 ROOT = Path(__file__).resolve().parents[2]

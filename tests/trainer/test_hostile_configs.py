@@ -19,7 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from robotics_assets.lib.task_sources import FolderSource, TaskConfigError, validate_task_config
+from robotics_assets.lib.task_sources import (
+    FolderSource,
+    TaskConfigError,
+    validate_task_config,
+)
 from trainer import capacity
 from trainer.agent import AgentConfigError, build_runner, load_run_agent_cfg
 from trainer.cli import EXIT_BAD_INPUT, main
