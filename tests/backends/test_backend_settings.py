@@ -54,7 +54,8 @@ def test_osmo_needs_it_enabled_and_known_options(tmp_path, monkeypatch):
 
 
 def test_k8s_backend_from_settings(tmp_path):
-    path = _settings(tmp_path, {"westeurope": {"backend": "k8s", "backend_options": {"cpu": "6", "memory": "48Gi"}}})
+    path = _settings(tmp_path, {"westeurope": {"backend": "k8s", "backend_options": {
+        "cpu": "6", "memory": "48Gi", "image_digest": "sha256:" + "1" * 64}}})
     backend = TrainerLauncher(settings_file=str(path)).backend_for("westeurope")
     assert isinstance(backend, K8sBackend)
     o = backend.options

@@ -1,8 +1,9 @@
 """Opt-in: the k8s backend against a REAL cluster (`pytest -m k8s`, with KUBECONFIG set).
 
 Uses the region named by ROBOTICS_K8S_REGION in ROBOTICS_REGIONS_FILE (`terraform output -json regions`), the
-trainer image from that region's registry (override: ROBOTICS_TRAINER_IMAGE) and ROBOTICS_K8S_GPUS GPUs (default 0,
-which still schedules on the GPU pool). Trains the tiny pendulum config through Pipes over pod logs.
+trainer image from that region's registry pinned by ROBOTICS_TRAINER_IMAGE_DIGEST (or ROBOTICS_TRAINER_IMAGE as
+repo@sha256:...) and ROBOTICS_K8S_GPUS GPUs (default 0, which still schedules on the GPU pool). Trains the tiny
+pendulum config through Pipes over pod logs.
 """
 
 from __future__ import annotations
@@ -40,13 +41,15 @@ def test_train_on_a_real_cluster():
     outputs = outputs.get("value", outputs)[region]
     options = {"startup_timeout_s": 1800, "poll_interval_s": 5}
     if os.environ.get("ROBOTICS_TRAINER_IMAGE"):
-        options["image"] = os.environ["ROBOTICS_TRAINER_IMAGE"]
+        options["image"] = os.environ["ROBOTICS_TRAINER_IMAGE"]  # pinned: repo@sha256:...
+    if os.environ.get("ROBOTICS_TRAINER_IMAGE_DIGEST"):
+        options["image_digest"] = os.environ["ROBOTICS_TRAINER_IMAGE_DIGEST"]
     backend = K8sBackend(K8sOptions.from_region(region, outputs, options))
 
     @dg.asset
     def policy(context):
         request = LaunchRequest(task="pendulum", region=region, step="train", config_yaml=CONFIG,
-                                args=["--run-dir", "/var/lib/robotics/runs/pendulum", "--no-tracking"],
+                                args=["--run-dir", "/tmp/runs/pendulum", "--no-tracking"],
                                 gpus=int(os.environ.get("ROBOTICS_K8S_GPUS", "0")))
         return backend.launch(context, request).get_materialize_result()
 

@@ -28,10 +28,13 @@ IDENTITY = LaunchIdentity(run_id="0f8c2a4e-1111-2222-3333-444455556666", asset="
                           partition="eastus-cartpole-3c9d0e1f2a", step="train", run_key="abcdef0123456789")
 
 
+DIGEST = "sha256:" + "ab" * 32
+
+
 def _options(region="eastus", **over) -> K8sOptions:
     return K8sOptions.from_region(region, REGIONS[region], {
         "secret_env": {"AZURE_STORAGE_CONNECTION_STRING": {"name": "robotics-storage", "key": "connection-string"}},
-        **over})
+        "image_digest": DIGEST, **over})
 
 
 def _request(step="train", gpus=1, args=("--run-dir", "https://st.blob.core.windows.net/checkpoints/cartpole/r1")):
@@ -75,7 +78,7 @@ def test_manifest_semantics_follow_the_region(region):
     (c,) = spec["containers"]
     outputs = REGIONS[region]
     pool = next(iter(outputs["gpu_node_pools"].values()))
-    assert c["image"] == outputs["container_registry"]["trainer_image"]
+    assert c["image"] == f"{outputs['container_registry']['trainer_image']}@{DIGEST}"
     assert spec["restartPolicy"] == "Never"
     assert c["resources"]["limits"]["nvidia.com/gpu"] == "1" == c["resources"]["requests"]["nvidia.com/gpu"]
     assert spec["nodeSelector"] == pool["node_selector"]
@@ -130,6 +133,10 @@ def test_bad_region_settings_are_named():
     broken = {**REGIONS["eastus"], "container_registry": {"login_server": "x", "trainer_image": None}}
     with pytest.raises(ValueError, match="container_registry.trainer_image"):
         K8sOptions.from_region("eastus", broken, {})
+    with pytest.raises(ValueError, match="not pinned by digest.*backend_options.image_digest"):
+        K8sOptions.from_region("eastus", REGIONS["eastus"], {})
+    with pytest.raises(ValueError, match="backend_options.image_digest: 'latest' is not a digest"):
+        K8sOptions.from_region("eastus", REGIONS["eastus"], {"image_digest": "latest"})
     with pytest.raises(ValueError, match="exceeds the node pool's gpus_per_node"):
         build_pod_manifest(_options(), _request(gpus=4), IDENTITY, {}, 1, False)
     with pytest.raises(ValueError, match="looks like a secret"):
@@ -156,3 +163,72 @@ def test_vanished_pod_is_a_disruption_and_failures_are_explained():
     text = pod_failure_text({"status": {"phase": "Failed", "containerStatuses": [
         {"name": "trainer", "state": {"terminated": {"exitCode": 2, "reason": "Error"}}}]}})
     assert "trainer: Error (exit code 2)" in text
+
+
+def _hardened():
+    options = _options()
+    return options, build_pod_manifest(options, _request(), IDENTITY, {}, 1, False)
+
+
+def test_pods_are_hardened():
+    options, manifest = _hardened()
+    check_pod_semantics(manifest, options, gpus=1)
+    spec = manifest["spec"]
+    (c,) = spec["containers"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                    "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+    scratch = next(v for v in spec["volumes"] if v["name"] == "scratch")
+    assert "emptyDir" in scratch and {"name": "scratch", "mountPath": "/tmp"} in c["volumeMounts"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["HOME"].startswith("/tmp/") and env["TMPDIR"] == "/tmp", "everything written goes to the emptyDir"
+    assert {"cpu", "memory", "ephemeral-storage"} <= set(c["resources"]["limits"])
+    assert c["image"].endswith(DIGEST)
+
+
+def _drop(path):
+    def edit(manifest):
+        *parents, last = path
+        node = manifest
+        for key in parents:
+            node = node[key]
+        del node[last]
+    return edit
+
+
+def _set(path, value):
+    def edit(manifest):
+        *parents, last = path
+        node = manifest
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return edit
+
+
+C = ("spec", "containers", 0)
+MISSING = {
+    "readOnlyRootFilesystem": (_drop((*C, "securityContext", "readOnlyRootFilesystem")), "readOnlyRootFilesystem"),
+    "capabilities": (_drop((*C, "securityContext", "capabilities")), "capabilities must drop ALL"),
+    "capabilities-add": (_set((*C, "securityContext", "capabilities"), {"drop": ["ALL"], "add": ["NET_ADMIN"]}),
+                         "capabilities must drop ALL and add none"),
+    "allowPrivilegeEscalation": (_set((*C, "securityContext", "allowPrivilegeEscalation"), True),
+                                 "allowPrivilegeEscalation must be false"),
+    "seccomp": (_drop(("spec", "securityContext", "seccompProfile")), "seccompProfile must be RuntimeDefault"),
+    "token": (_drop(("spec", "automountServiceAccountToken")), "automountServiceAccountToken must be false"),
+    "scratch": (_set(("spec", "volumes", 0), {"name": "scratch", "hostPath": {"path": "/tmp"}}),
+                "no emptyDir mounted at /tmp"),
+    "cpu-limit": (_drop((*C, "resources", "limits", "cpu")), "no cpu limit"),
+    "storage-limit": (_drop((*C, "resources", "limits", "ephemeral-storage")), "no ephemeral-storage limit"),
+    "tag": (_set((*C, "image"), "crroboticsdev.azurecr.io/robotics-trainer:0.1.0"), "not pinned by digest"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISSING))
+def test_a_manifest_missing_any_hardening_setting_fails_the_semantics_check(case):
+    options, manifest = _hardened()
+    edit, problem = MISSING[case]
+    edit(manifest)
+    with pytest.raises(ValueError, match=problem):
+        check_pod_semantics(manifest, options, gpus=1)

@@ -24,6 +24,8 @@ REQUEST = LaunchRequest(task="cartpole", region="eastus", step="train", config_y
 
 
 def _settings(tmp_path, eastus: dict):
+    if eastus.get("backend") == "k8s":  # pods run images pinned by digest
+        eastus = {**eastus, "backend_options": {"image_digest": "sha256:" + "1" * 64, **eastus.get("backend_options", {})}}
     path = tmp_path / "settings.yaml"
     path.write_text(yaml.safe_dump({"regions_file": str(REGIONS), "data_dir": str(tmp_path / "data"),
                                     "training": {"gpus": 1}, "regions": {"eastus": eastus}}))

@@ -85,7 +85,7 @@ def test_the_launcher_resource_passes_the_task_gpus_to_every_backend(tmp_path, m
 @pytest.mark.parametrize("version", SUPPORTED_K8S_VERSIONS)
 def test_k8s_pod_requests_the_task_gpus_on_one_node(version):
     regions = _regions_with_two_gpu_nodes()
-    options = K8sOptions.from_region("eastus", regions["eastus"], {})
+    options = K8sOptions.from_region("eastus", regions["eastus"], {"image_digest": "sha256:" + "1" * 64})
     request = with_task_gpus(_request(gpus=1))
     manifest = build_pod_manifest(options, request, IDENTITY, {}, 1, False)
     kubernetes_validate.validate(manifest, version, strict=True)
@@ -97,7 +97,7 @@ def test_k8s_pod_requests_the_task_gpus_on_one_node(version):
 
 
 def test_k8s_refuses_more_gpus_than_a_node_has():
-    options = K8sOptions.from_region("eastus", REGIONS["eastus"], {})  # the sample's pools: 1 GPU per node
+    options = K8sOptions.from_region("eastus", REGIONS["eastus"], {"image_digest": "sha256:" + "1" * 64})  # the sample's pools: 1 GPU per node
     with pytest.raises(ValueError, match=r"LaunchRequest.gpus: 2 exceeds the node pool's gpus_per_node \(1\): one "
                                          r"pod runs on one node; lower the task config's gpus"):
         build_pod_manifest(options, with_task_gpus(_request(gpus=1)), IDENTITY, {}, 1, False)

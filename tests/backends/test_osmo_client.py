@@ -60,12 +60,16 @@ def test_cancel_stops_the_process(osmo, osmo_client):
     assert osmo.standin.workflows[submitted["name"]].process.poll() is not None
 
 
-@pytest.mark.parametrize("state", ["FAILED_PREEMPTED", "FAILED_EVICTED", "FAILED_BACKEND_ERROR"])
-def test_disruption_then_restart_endpoint(osmo, osmo_client, state):
+@pytest.mark.parametrize(("state", "code"), [("FAILED_PREEMPTED", 3006), ("FAILED_EVICTED", 3004),
+                                             ("FAILED_BACKEND_ERROR", 3001)])
+def test_disruption_then_restart_endpoint(osmo, osmo_client, state, code):
+    from robotics_assets.lib.launch.osmo import is_disruption
+
     osmo.standin.inject_disruption(state, after_s=0.3, labels={"case": "d"})
     submitted = osmo_client.submit("gpu-pool", _spec("import time; time.sleep(30)"), labels={"case": "d"})
     wf = _wait(osmo_client, submitted["name"])
-    assert wf["status"] == state and WorkflowStatus(state).disruption
+    # our exitActions map every code to FAIL: OSMO's own code survives, so the launcher still sees the disruption
+    assert wf["status"] == "FAILED" and wf["groups"][0]["tasks"][0]["exit_code"] == code and is_disruption(wf)
     again = osmo_client.restart("gpu-pool", submitted["name"])
     restarted = osmo_client.get(again["name"])
     assert restarted["parent_name"] == submitted["name"] and restarted["labels"] == {"case": "d"}
@@ -90,13 +94,46 @@ def test_list_by_label(osmo_client):
 def test_errors_carry_osmo_text_and_never_the_token(osmo):
     with pytest.raises(OsmoError) as bad_token:
         OsmoClient(osmo.url, token="wrong-token-abcdef").get("nope-1")
-    assert bad_token.value.status_code == 401 and "wrong-token-abcdef" not in str(bad_token.value)
+    assert bad_token.value.status_code == 400 and bad_token.value.error_code == "USER"
+    assert "OSMO login failed: " in str(bad_token.value) and "Access Token is invalid" in str(bad_token.value)
+    assert "wrong-token-abcdef" not in str(bad_token.value)
     client = OsmoClient(osmo.url, token=TOKEN)
-    with pytest.raises(OsmoError, match="Pool nowhere does not exist") as e:
+    with pytest.raises(OsmoError, match="Pool nowhere not found") as e:
         client.submit("nowhere", _spec("print(1)"))
+    assert e.value.status_code == 400 and e.value.error_code == "USER"
     assert TOKEN not in str(e.value) and TOKEN not in repr(client)
-    with pytest.raises(OsmoError, match="Workflow missing-9 not found"):
+    with pytest.raises(OsmoError, match="Workflow missing-9 is not found") as missing:
         client.get("missing-9")
+    assert missing.value.status_code == 400 and missing.value.error_code == "DATABASE"
+
+
+def test_the_raw_access_token_is_refused_only_a_jwt_passes(osmo):
+    """The gateway demands the exchanged JWT; a client that sends the access token itself gets 401."""
+    import requests
+
+    raw = requests.get(f"{osmo.url}/api/workflow", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert raw.status_code == 401
+    exchanged = requests.post(f"{osmo.url}/api/auth/jwt/access_token", json={"token": TOKEN}, timeout=10).json()
+    assert set(exchanged) == {"token", "expires_at", "error"} and exchanged["token"].count(".") == 2
+    ok = requests.get(f"{osmo.url}/api/workflow", headers={"Authorization": f"Bearer {exchanged['token']}"},
+                      timeout=10)
+    assert ok.status_code == 200
+    forged = exchanged["token"][:-4] + "AAAA"
+    assert requests.get(f"{osmo.url}/api/workflow", headers={"Authorization": f"Bearer {forged}"},
+                        timeout=10).status_code == 401
+
+
+def test_the_client_refreshes_its_jwt_before_expiry_and_after_a_401(osmo):
+    osmo.standin.jwt_lifetime_s = 2
+    client = OsmoClient(osmo.url, token=TOKEN)
+    client.list()
+    assert osmo.standin.jwts_issued == 1
+    time.sleep(1.2)  # the first JWT is about to expire: the client renews before calling, no 401 first
+    client.list()
+    assert osmo.standin.jwts_issued == 2 and osmo.standin.auth_failures == []
+    osmo.standin._signing_key = b"rotated-key"  # the service rotated its key: our JWT is now refused
+    client.list()
+    assert osmo.standin.jwts_issued == 3 and osmo.standin.auth_failures == ["/api/workflow"]
 
 
 def test_unreachable_service_is_a_clear_error():

@@ -1,19 +1,36 @@
 """STAND-IN for the NVIDIA OSMO workflow service (OSMO cannot run here). Not OSMO; for tests only.
 
-Follows the REST API of NVIDIA/OSMO main as of 2026-08 (6.4 line, after 6.3.1; commit 1da31e1,
-`src/service/core/workflow/workflow_service.py`): the same paths, query parameters, JSON bodies, response fields
-(SubmitResponse, WorkflowQueryResponse, ListResponse, CancelResponse), error body `{message, error_code,
-workflow_id}`, `Authorization: Bearer` auth and the WorkflowStatus / TaskGroupStatus names. Logs and events are
-plain text, streamed while the workflow is alive, with OSMO's `<date> <time> [<task>] <line>` prefix.
+Follows NVIDIA/OSMO main as of 2026-12 (6.4 line; commit 1da31e1), read with the search/fetch tools:
+- REST API of `src/service/core/workflow/workflow_service.py`: the same paths, query parameters, JSON bodies and
+  response fields (SubmitResponse, WorkflowQueryResponse, ListResponse, CancelResponse).
+- Errors as `src/service/core/service.py::user_error_handler` sends them: HTTP 400 with `{message, error_code,
+  workflow_id}`; an unknown workflow is `DATABASE` ("Workflow X is not found.", `src/utils/job/workflow.py`), an
+  unknown pool `USER` ("Pool X not found.", `src/utils/connectors/postgres.py`), a bad spec `USAGE`.
+- Auth as the gateway enforces it (`src/service/core/auth/auth_service.py::get_jwt_token_from_access_token`, the
+  CLI side in `src/lib/utils/login.py`): only `POST|GET /api/auth/jwt/access_token` takes the access token and
+  answers `{token, expires_at, error}` with a signed JWT that expires after `jwt_lifetime_s` (OSMO: ~5 min; tests
+  shorten it); every other `/api/` path needs `Authorization: Bearer <that JWT>`, unexpired. The raw access token,
+  an expired or forged JWT get 401 (Envoy's plain-text "Jwt is expired" / "Jwt verification fails").
+- The submitted file is rendered with Jinja before it is parsed (`src/utils/job/workflow.py`, a sandboxed
+  environment with StrictUndefined; OSMO tokens `{{workflow_id}}`, `{{output}}`, `{{host:...}}` survive it).
+- Exit actions (`src/utils/job/jobs.py::_apply_exit_action`): the task's `exitActions` first, then the pool's
+  `default_exit_actions`; RESCHEDULE reruns the same task in place (`retry_id` + 1, up to the pool's
+  `max_retry_per_task`), FAIL / COMPLETE override the status. Infrastructure losses carry OSMO's exit codes (3001
+  backend error, 3004 evicted, 3006 preempted: docs/user_guide/workflows/exit_codes.rst).
+- A credential key the container cannot find is a CreateContainerConfigError: the task stays SCHEDULING, then
+  (after `config_error_s`, 10 min in OSMO) ends FAILED_BACKEND_ERROR with the backend listener's message
+  (`src/operator/backend_listener.py::calculate_pod_status`).
+- Logs and events stream until the workflow's end marker (`src/utils/connectors/redis.py`, END_FLAG), with OSMO's
+  prefixes: `<date> <time> [<task>] <line>`, `[<task> retry-<n>]` for a rescheduled task, `[<task>][osmo]` for
+  OSMO's own control lines.
 
-What it really does: each submitted workflow's single task runs as a LOCAL PROCESS (its own process group) with the
-spec's command, args and environment; inline `files` are written to a per-workflow sandbox (their container paths
-are mapped into it, standing in for the container filesystem), `credentials` are resolved from the stand-in's
-credential store, `python` resolves to this interpreter (standing in for the image's), and `{{workflow_id}}` /
-`{{output}}` tokens are substituted. `file://` output URLs receive the task's `{{output}}` folder; other schemes are
-recorded only. What it fakes: scheduling (an optional queue delay), and disruption states injected on purpose
-(`inject_disruption`, or `POST /standin/disruptions`): the process is SIGKILLed, as on node loss, and the workflow
-ends in the injected state. Queue and exec timeouts from the spec are enforced.
+What it really does: each submitted task runs as a LOCAL PROCESS (its own process group) in a private scratch
+"container" (`tests/standins/sandbox.py`): own cwd/HOME/TMPDIR, inline `files` written into it, every absolute path
+of the spec re-rooted into it, the image's environment plus the spec's `environment` and resolved `credentials`;
+the folder is removed when the task ends, is cancelled or is preempted. Outputs (`url:`) are recorded, never copied
+onto this machine. What it fakes: scheduling (an optional queue delay), and disruptions injected on purpose
+(`inject_disruption`, or `POST /standin/disruptions`): the process is SIGKILLed, as on node loss, and the task ends
+with the injected state and its exit code. Queue and exec timeouts from the spec are enforced.
 
 Run alone: `python tests/standins/osmo_server.py --port 8765 [--token T]`.
 """
@@ -21,10 +38,15 @@ Run alone: `python tests/standins/osmo_server.py --port 8765 [--token T]`.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import itertools
+import json
 import os
-import shutil
+import re
+import secrets as pysecrets
 import signal
 import subprocess
 import sys
@@ -38,13 +60,22 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 
 import fastapi
+import jinja2
+import jinja2.sandbox
 import uvicorn
 import yaml
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+from tests.standins.sandbox import Sandbox, SpecRefused, image_prefixes
+
 ALIVE = {"PENDING", "RUNNING", "WAITING"}
 Repeated = Annotated[list[str], fastapi.Query()]  # a repeatable query parameter (?label=a&label=b)
 _TIMEOUT_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# OSMO's exit codes for infrastructure losses (task.ExitCode)
+EXIT_CODES = {"FAILED_BACKEND_ERROR": 3001, "FAILED_START_ERROR": 3003, "FAILED_EVICTED": 3004,
+              "FAILED_PREEMPTED": 3006}
+_OSMO_TOKEN = re.compile(r"{{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)}}")
+AUTH_PATHS = ("/api/auth/jwt/access_token", "/api/auth/login", "/api/version")
 
 
 class OsmoHTTPError(Exception):
@@ -85,7 +116,9 @@ class _Workflow:
     cancelled_by: str | None = None
     logs: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    retry_id: int = 0
     process: subprocess.Popen | None = None
+    box: Sandbox | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     disruption: Disruption | None = None
@@ -105,21 +138,62 @@ def _parse_timeout(value: str | None, default: float) -> float:
 class OsmoStandIn:
     """The stand-in's state and workflow executor; `app` is its FastAPI application."""
 
-    def __init__(self, *, token: str | None = None, pools: tuple[str, ...] = ("default",),
+    def __init__(self, *, token: str | None = None, pools: tuple[str, ...] | Mapping[str, Mapping[str, Any]] = ("default",),
                  credentials: Mapping[str, Mapping[str, str]] | None = None, queue_delay_s: float = 0.2,
-                 base_env: Mapping[str, str] | None = None, workdir: str | None = None):
-        self.token = token
-        self.pools = set(pools)
+                 base_env: Mapping[str, str] | None = None, workdir: str | None = None, jwt_lifetime_s: float = 300,
+                 config_error_s: float = 600):
+        self.token = token  # the access token; None: the service runs without auth (dev mode)
+        # pool name -> {default_exit_actions: {ACTION: "codes"}, max_retry_per_task: n} (src/utils/connectors/postgres.py)
+        self.pools = {p: {} for p in pools} if not isinstance(pools, Mapping) else {k: dict(v) for k, v in pools.items()}
         self.credentials = {k: dict(v) for k, v in (credentials or {}).items()}
         self.queue_delay_s = queue_delay_s
+        self.jwt_lifetime_s = jwt_lifetime_s
+        self.config_error_s = config_error_s
         self.base_env = dict(base_env if base_env is not None else os.environ)
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="osmo-standin-"))
         self.workflows: dict[str, _Workflow] = {}
         self.disruptions: list[Disruption] = []
         self.submissions: list[str] = []
+        self.jwts_issued = 0
+        self.auth_failures: list[str] = []  # paths answered 401, for tests
+        self._signing_key = pysecrets.token_bytes(32)
         self._lock = threading.RLock()
         self._counter = itertools.count(1)
         self.app = self._build_app()
+
+    # -- auth --------------------------------------------------------------------------------------------------
+    def issue_jwt(self, access_token: str) -> dict[str, Any]:
+        if not self.token or not hmac.compare_digest(access_token, self.token):
+            raise OsmoHTTPError("Access Token is invalid", 400, "USER")
+        expires_at = int(time.time() + self.jwt_lifetime_s) if self.jwt_lifetime_s >= 1 else time.time() + \
+            self.jwt_lifetime_s
+        claims = {"sub": "standin-user", "name": "standin-user", "exp": expires_at, "iat": int(time.time())}
+        self.jwts_issued += 1
+        return {"token": self._sign(claims), "expires_at": expires_at, "error": None}
+
+    def _sign(self, claims: Mapping[str, Any]) -> str:
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = b64(json.dumps(claims).encode())
+        sig = b64(hmac.new(self._signing_key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+        return f"{head}.{body}.{sig}"
+
+    def check_jwt(self, authorization: str | None) -> str | None:
+        """None when the bearer JWT is valid; else Envoy's reason."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return "Jwt is missing"
+        token = authorization[len("Bearer "):]
+        parts = token.split(".")
+        if len(parts) != 3:
+            return "Jwt is not in the form of Header.Payload.Signature"
+        expected = self._sign(json.loads(base64.urlsafe_b64decode(parts[1] + "==")))
+        if not hmac.compare_digest(expected, token):
+            return "Jwt verification fails"
+        if json.loads(base64.urlsafe_b64decode(parts[1] + "=="))["exp"] <= time.time():
+            return "Jwt is expired"
+        return None
 
     # -- test controls ---------------------------------------------------------------------------------------
     def inject_disruption(self, status: str, after_s: float = 1.0, labels: Mapping[str, str] | None = None,
@@ -142,9 +216,10 @@ class OsmoStandIn:
     def submit(self, pool: str, spec_text: str, label_overrides: list[str], user: str,
                parent: str | None = None) -> _Workflow:
         if pool not in self.pools:
-            raise OsmoHTTPError(f"Pool {pool} does not exist.", 404, "USER")
+            raise OsmoHTTPError(f"Pool {pool} not found.", 400, "USER")
+        rendered = render_jinja(spec_text)
         try:
-            spec = yaml.safe_load(spec_text)
+            spec = yaml.safe_load(rendered)
         except yaml.YAMLError as e:
             raise OsmoHTTPError(f"Workflow spec is not valid YAML: {e}", 400, "USAGE") from None
         wf_spec = (spec or {}).get("workflow") if isinstance(spec, dict) else None
@@ -182,8 +257,16 @@ class OsmoStandIn:
         threading.Thread(target=self._execute, args=(wf,), daemon=True, name=f"osmo-{name}").start()
         return wf
 
+    def _prefix(self, wf: _Workflow, ctrl: bool = False) -> str:
+        """OSMO's log line prefix (src/utils/connectors/redis.py::redis_log_formatter)."""
+        task = wf.spec["tasks"][0]["name"] + (f" retry-{wf.retry_id}" if wf.retry_id else "")
+        return f"{_now():%Y/%m/%d %H:%M:%S} [{task}]" + ("[osmo]" if ctrl else "")
+
     def _event(self, wf: _Workflow, text: str) -> None:
-        wf.events.append(f"{_now():%Y/%m/%d %H:%M:%S} [{wf.spec['tasks'][0]['name']}] {text}")
+        wf.events.append(f"{self._prefix(wf)} {text}")
+
+    def _ctrl(self, wf: _Workflow, text: str) -> None:
+        wf.logs.append(f"{self._prefix(wf, ctrl=True)} {text}")
 
     def _finish(self, wf: _Workflow, status: str, message: str | None = None, exit_code: int | None = None) -> None:
         with self._lock:
@@ -192,7 +275,20 @@ class OsmoStandIn:
             wf.status = wf.task_status = status
             wf.failure_message, wf.exit_code, wf.end_time = message, exit_code, _now()
         self._event(wf, f"{status}" + (f": {message}" if message else ""))
-        wf.done.set()
+        wf.done.set()  # the end marker of the log and event streams
+
+    def _exit_action(self, wf: _Workflow, exit_code: int) -> str | None:
+        """COMPLETE / FAIL / RESCHEDULE for an exit code: the task's exitActions, else the pool's defaults."""
+        def find(actions: Mapping[str, Any] | None) -> str | None:
+            for action, ranges in (actions or {}).items():
+                for interval in str(ranges).split(","):
+                    bounds = [int(x) for x in interval.split("-")]
+                    if bounds[0] <= exit_code <= bounds[-1]:
+                        return action.upper()
+            return None
+
+        task = wf.spec["tasks"][0]
+        return find(task.get("exitActions")) or find(self.pools[wf.pool].get("default_exit_actions"))
 
     def _execute(self, wf: _Workflow) -> None:
         task = wf.spec["tasks"][0]
@@ -208,86 +304,118 @@ class OsmoStandIn:
                 return self._finish(wf, "FAILED_CANCELED", f"Workflow was canceled by {wf.cancelled_by}")
         if wf.disruption and wf.disruption.hold_in_queue:
             return self._finish(wf, "FAILED_QUEUE_TIMEOUT", "Task trainer exceeded the queue timeout")
-        try:
-            command = self._prepare(wf, task)
-        except OSError as e:
-            return self._finish(wf, "FAILED_START_ERROR", f"Task {task['name']} failed to start: {e}")
-        wf.task_status = wf.status = "RUNNING"
-        wf.start_time = _now()
-        self._event(wf, f"RUNNING on node standin-node-0 ({command[0]})")
-        proc = subprocess.Popen(command, env=self._env(wf, task), cwd=wf.sandbox, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        wf.process = proc
-        reader = threading.Thread(target=self._read_logs, args=(wf, proc, task["name"]), daemon=True)
-        reader.start()
-        started = time.monotonic()
-        while proc.poll() is None:
-            if wf.cancel.is_set():
-                self._kill(wf)
-                reader.join(5)
+        missing = self._missing_credential_key(task)
+        if missing:  # the pod cannot be created: OSMO waits, then calls it a backend error
+            self._event(wf, f"SCHEDULING: CreateContainerConfigError: {missing}")
+            if wf.cancel.wait(self.config_error_s):
                 return self._finish(wf, "FAILED_CANCELED", f"Workflow was canceled by {wf.cancelled_by}")
-            elapsed = time.monotonic() - started
-            d = wf.disruption
-            if d and (d.when() if d.when else elapsed >= d.after_s):
-                self._kill(wf)
-                reader.join(5)
-                return self._finish(wf, wf.disruption.status,
-                                    f"Task {task['name']} was lost: {wf.disruption.status} (injected by the stand-in)")
-            if elapsed > exec_timeout:
-                self._kill(wf)
-                reader.join(5)
-                return self._finish(wf, "FAILED_EXEC_TIMEOUT", f"Task {task['name']} exceeded the exec timeout")
-            time.sleep(0.05)
-        reader.join(10)
-        if proc.returncode == 0:
-            self._upload_outputs(wf, task)
-            return self._finish(wf, "COMPLETED")
-        return self._finish(wf, "FAILED", f"Task {task['name']} failed with exit code {proc.returncode}",
-                            proc.returncode)
+            code = EXIT_CODES["FAILED_BACKEND_ERROR"]
+            return self._finish(wf, "FAILED_BACKEND_ERROR", f"Failure reason: Exit code {code} due to container "
+                                f"{task['name']} is waiting: CreateContainerConfigError: {missing}.", code)
+        max_retry = int(self.pools[wf.pool].get("max_retry_per_task", 0))
+        while True:
+            status, message, code = self._run_once(wf, task, exec_timeout)
+            if status == "FAILED_CANCELED":
+                return self._finish(wf, status, message)
+            action = self._exit_action(wf, code) if code is not None else None
+            if action == "RESCHEDULE":
+                if wf.retry_id < max_retry:
+                    self._event(wf, f"RESCHEDULED: Exit Action: RESCHEDULE the task for exit code {code}.")
+                    wf.retry_id += 1
+                    continue
+                message = (message or "") + f" No exit action applied due to retry limit {max_retry}."
+            elif action == "FAIL" and status != "FAILED" and code != 0:
+                message, status = (message or "") + f" Exit Action: FAIL the task for exit code {code}.", "FAILED"
+            elif action == "COMPLETE" and status != "COMPLETED":
+                message, status = None, "COMPLETED"
+            if status == "COMPLETED":
+                self._record_outputs(wf, task)
+            return self._finish(wf, status, message, code)
 
-    def _map(self, wf: _Workflow, text: str, files: Mapping[str, Path]) -> str:
-        text = text.replace("{{workflow_id}}", wf.name).replace("{{output}}", str(wf.sandbox / "output"))
-        for container_path, local in files.items():
-            text = text.replace(container_path, str(local))
-        return text
+    def _missing_credential_key(self, task: Mapping[str, Any]) -> str | None:
+        for cred, mapping in (task.get("credentials") or {}).items():
+            for key in (mapping.values() if isinstance(mapping, Mapping) else []):
+                if key not in self.credentials.get(cred, {}):
+                    return f"couldn't find key {key} in Secret osmo-workflows/{cred}"
+        return None
 
-    def _prepare(self, wf: _Workflow, task: Mapping[str, Any]) -> list[str]:
-        (wf.sandbox / "output").mkdir(parents=True, exist_ok=True)
-        files: dict[str, Path] = {}
+    def _run_once(self, wf: _Workflow, task: Mapping[str, Any], exec_timeout: float) -> tuple[str, str | None,
+                                                                                            int | None]:
+        """One run of the task in a fresh scratch container: (status, failure message, exit code)."""
+        box = Sandbox(self.workdir, f"{wf.name}-r{wf.retry_id}", keep_prefixes=image_prefixes())
+        try:
+            try:
+                command, env = self._prepare(wf, task, box)
+            except (OSError, SpecRefused) as e:
+                return "FAILED_START_ERROR", f"Task {task['name']} failed to start: {e}", EXIT_CODES[
+                    "FAILED_START_ERROR"]
+            with self._lock:
+                wf.task_status = wf.status = "RUNNING"
+                wf.start_time = wf.start_time or _now()
+            self._event(wf, "RUNNING on node standin-node-0")
+            self._ctrl(wf, f"Running {task['name']}")
+            proc = subprocess.Popen(command, env=env, cwd=box.cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            wf.process, wf.box = proc, box
+            reader = threading.Thread(target=self._read_logs, args=(wf, proc), daemon=True)
+            reader.start()
+            started = time.monotonic()
+            while proc.poll() is None:
+                outcome = None
+                elapsed = time.monotonic() - started
+                d = wf.disruption
+                if wf.cancel.is_set():
+                    outcome = ("FAILED_CANCELED", f"Workflow was canceled by {wf.cancelled_by}", None)
+                elif d and (d.when() if d.when else elapsed >= d.after_s):
+                    wf.disruption = None  # one strike per injection
+                    outcome = (d.status, f"Task {task['name']} was lost: {d.status} (injected by the stand-in)",
+                               EXIT_CODES.get(d.status, 3001))
+                elif elapsed > exec_timeout:
+                    outcome = ("FAILED_EXEC_TIMEOUT", f"Task {task['name']} exceeded the exec timeout", None)
+                if outcome:
+                    self._kill(wf)
+                    reader.join(5)
+                    return outcome
+                time.sleep(0.05)
+            reader.join(10)
+            if proc.returncode == 0:
+                return "COMPLETED", None, 0
+            return "FAILED", f"Task {task['name']} failed with exit code {proc.returncode}", proc.returncode
+        finally:
+            box.remove()  # the task's scratch dies with it
+
+    def _prepare(self, wf: _Workflow, task: Mapping[str, Any], box: Sandbox) -> tuple[list[str], dict[str, str]]:
+        (box.root / "output").mkdir(exist_ok=True)
+
+        def local(text: str) -> str:
+            text = text.replace("{{workflow_id}}", wf.name).replace("{{output}}", "/output")
+            return box.reroot(text)
+
         for entry in task.get("files") or []:
-            local = wf.sandbox / "files" / entry["path"].lstrip("/")
-            local.parent.mkdir(parents=True, exist_ok=True)
-            files[entry["path"]] = local
-        for entry in task.get("files") or []:
-            files[entry["path"]].write_text(self._map(wf, str(entry.get("contents", "")), files))
-        wf._files = files  # type: ignore[attr-defined]
-        command = [self._map(wf, str(c), files) for c in [*task["command"], *(task.get("args") or [])]]
+            target = box.path(entry["path"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(str(entry.get("contents", "")).replace("{{workflow_id}}", wf.name))
+        command = [local(str(c)) for c in [*task["command"], *(task.get("args") or [])]]
         if command[0] in ("python", "python3"):
             command[0] = sys.executable  # the image's interpreter
-        return command
-
-    def _env(self, wf: _Workflow, task: Mapping[str, Any]) -> dict[str, str]:
-        files = getattr(wf, "_files", {})
-        env = {**self.base_env, **{k: self._map(wf, str(v), files) for k, v in (task.get("environment") or {}).items()}}
+        spec_env = {k: str(v).replace("{{workflow_id}}", wf.name) for k, v in (task.get("environment") or {}).items()}
         for cred, mapping in (task.get("credentials") or {}).items():
             if isinstance(mapping, Mapping):
                 for var, key in mapping.items():
-                    env[var] = self.credentials[cred][key]
-        env["OSMO_WORKFLOW_ID"] = wf.name
-        return env
+                    spec_env[var] = self.credentials[cred][key]
+        spec_env["OSMO_WORKFLOW_ID"] = wf.name
+        return command, box.env(self.base_env, spec_env)
 
-    def _read_logs(self, wf: _Workflow, proc: subprocess.Popen, task_name: str) -> None:
+    def _read_logs(self, wf: _Workflow, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            wf.logs.append(f"{_now():%Y/%m/%d %H:%M:%S} [{task_name}] {line}")
+            wf.logs.append(f"{self._prefix(wf)} {line}")
 
-    def _upload_outputs(self, wf: _Workflow, task: Mapping[str, Any]) -> None:
-        for out in task.get("outputs") or []:
-            url = str(out.get("url", ""))
-            if url.startswith("file://"):
-                shutil.copytree(wf.sandbox / "output", Path(url[len("file://"):]), dirs_exist_ok=True)
-            self._event(wf, f"uploaded outputs to {url}")
+    def _record_outputs(self, wf: _Workflow, task: Mapping[str, Any]) -> None:
+        for out in task.get("outputs") or []:  # a real upload goes to the data store; nothing lands on this machine
+            self._ctrl(wf, f"Uploading {{{{output}}}} to {out.get('url', '')}")
+            self._event(wf, f"uploaded outputs to {out.get('url', '')}")
 
     def _kill(self, wf: _Workflow) -> None:
         proc = wf.process
@@ -302,14 +430,14 @@ class OsmoStandIn:
     def _get(self, name: str) -> _Workflow:
         wf = self.workflows.get(name)
         if wf is None:
-            raise OsmoHTTPError(f"Workflow {name} not found.", 404, "NOT_FOUND", name)
+            raise OsmoHTTPError(f"Workflow {name} is not found.", 400, "DATABASE", name)
         return wf
 
     def _query(self, wf: _Workflow, base_url: str) -> dict[str, Any]:
         task = wf.spec["tasks"][0]
         end = wf.end_time or _now()
         task_entry = {
-            "name": task["name"], "retry_id": 0, "status": wf.task_status, "failure_message": wf.failure_message,
+            "name": task["name"], "retry_id": wf.retry_id, "status": wf.task_status, "failure_message": wf.failure_message,
             "exit_code": wf.exit_code, "logs": f"{base_url}/api/workflow/{wf.name}/logs?task_name={task['name']}",
             "error_logs": None, "events": f"{base_url}/api/workflow/{wf.name}/events?task_name={task['name']}",
             "start_time": wf.start_time and wf.start_time.isoformat(),
@@ -361,11 +489,21 @@ class OsmoStandIn:
 
         @app.middleware("http")
         async def _auth(request: fastapi.Request, call_next):
-            authorized = request.headers.get("authorization") == f"Bearer {self.token}"
-            if self.token and request.url.path.startswith("/api/") and not authorized:
-                return JSONResponse(status_code=401, content={"message": "Unauthorized: invalid or missing token",
-                                                              "error_code": "USER", "workflow_id": None})
+            path = request.url.path
+            if self.token and path.startswith("/api/") and path not in AUTH_PATHS:
+                problem = self.check_jwt(request.headers.get("authorization"))
+                if problem:  # the gateway (Envoy jwt_authn) answers before the service sees the call
+                    self.auth_failures.append(path)
+                    return PlainTextResponse(problem, status_code=401)
             return await call_next(request)
+
+        @app.post("/api/auth/jwt/access_token")
+        def jwt_from_access_token_post(body: dict[str, Any]):  # what login.py's token_login posts
+            return self.issue_jwt(str(body.get("token", "")))
+
+        @app.get("/api/auth/jwt/access_token")
+        def jwt_from_access_token(access_token: str):  # the service's own route
+            return self.issue_jwt(access_token)
 
         def base(request: fastapi.Request) -> str:
             return str(request.base_url).rstrip("/")
@@ -416,13 +554,13 @@ class OsmoStandIn:
         @app.get("/api/workflow/{name}/logs")
         def get_logs(name: str, last_n_lines: int | None = None, task_name: str | None = None):
             wf = self._get(name)
-            return StreamingResponse(self._stream(wf, wf.logs, follow=last_n_lines is None, last_n=last_n_lines),
+            return StreamingResponse(self._stream(wf, wf.logs, follow=True, last_n=last_n_lines),
                                      media_type="text/plain")
 
         @app.get("/api/workflow/{name}/events")
         def get_events(name: str, task_name: str | None = None):
             wf = self._get(name)
-            return StreamingResponse(self._stream(wf, wf.events, follow=False, last_n=None), media_type="text/plain")
+            return StreamingResponse(self._stream(wf, wf.events, follow=True, last_n=None), media_type="text/plain")
 
         @app.post("/api/workflow/{name}/cancel")
         def cancel_workflow(name: str, message: str | None = None, force: bool = False,
@@ -463,6 +601,23 @@ class OsmoStandIn:
             return {"ok": True}
 
         return app
+
+
+def render_jinja(spec_text: str) -> str:
+    """The service's rendering of a submitted file: OSMO tokens kept, everything else through sandboxed Jinja."""
+    data: dict[str, str] = {}
+
+    def keep(match: re.Match[str]) -> str:
+        key = "hash" + hashlib.md5(match.group(1).encode()).hexdigest()
+        data[key] = match.group(0)
+        return "{{" + key + "}}"
+
+    text = _OSMO_TOKEN.sub(keep, spec_text)
+    try:
+        env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+        return env.from_string(text).render(**data)
+    except (jinja2.TemplateError, TypeError) as e:
+        raise OsmoHTTPError(f"Jinja Template Error: {e}", 400, "USAGE") from None
 
 
 class StandInServer:

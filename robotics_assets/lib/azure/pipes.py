@@ -1,8 +1,12 @@
 """Dagster Pipes over an Azure Blob container (orchestration side), for pods that share no filesystem with Dagster.
 
 The remote side is ``dagster_pipes``' own ``PipesAzureBlobStorageContextLoader``/``...MessageWriter`` (see
-``trainer/pipes_blob.py``); these are their counterparts. ``dagster_azure.pipes`` has equivalents, but installing
-dagster-azure pulls in azure-ai-ml, so the two small classes live here on Dagster's base classes.
+``trainer/pipes_blob.py``); these are their counterparts. ``dagster_azure.pipes`` has equivalents, but they cannot be
+used with this stack (checked 2026-12-07 with dagster-azure 0.29.27): ``dagster_azure.pipes/__init__`` imports its
+Azure ML client, so the package needs ``azure-ai-ml``, whose ``azure-monitor-opentelemetry`` requires an
+opentelemetry instrumentation set (``-flask`` 0.66b2) that was never published for the pinned
+``opentelemetry-semantic-conventions==0.66b2`` (pip: no matching distribution). So the two small classes live here,
+on Dagster's public ``PipesBlobStoreMessageReader`` / ``PipesContextInjector``, with the same blob layout.
 Params carry ``account_url`` besides the container and key, so the remote side knows the endpoint and needs only
 credentials (a connection string on Azurite, workload identity on AKS).
 """
@@ -16,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster._core.pipes.utils import PipesBlobStoreMessageReader
+from dagster import PipesBlobStoreMessageReader
 
 from robotics_assets.lib.azure.identity import blob_service_client
 

@@ -1,37 +1,40 @@
 """`osmo` backend: the trainer step as an NVIDIA OSMO workflow, with restart-and-resume on disruption.
 
-One launch = one or more OSMO workflows (attempts). Each attempt renders the workflow spec (kept as run metadata),
-submits it labelled with the Dagster run, asset, partition and step, streams its logs into Dagster and polls it:
+One attempt = one OSMO workflow, run by the shared loop of `remote.RemoteBackend` (take-over, twin refusal,
+restart budget, cancel on termination). What is OSMO's own here:
 - COMPLETED: the Pipes results come back;
-- FAILED_BACKEND_ERROR / FAILED_EVICTED / FAILED_PREEMPTED: a new attempt with `--resume` (restart budget);
-- any other FAILED*: the asset fails with OSMO's own failure text;
-- stuck in the queue past `startup_timeout_s` (cold GPU scale-up that never comes): cancelled, asset fails;
-- the Dagster run is terminated, or anything of ours fails: the workflow is cancelled (no orphans).
-A retried Dagster run finds its predecessor's live workflow by label and takes it over (cancels it, resumes from
-its checkpoints); a live workflow of ANOTHER Dagster run for the same asset partition makes the launch refuse, so the
-same partition never trains twice at the same time.
+- FAILED_BACKEND_ERROR / FAILED_EVICTED / FAILED_PREEMPTED, or FAILED with OSMO's infrastructure exit code (3001,
+  3004, 3006; our `exitActions` turn those into FAILED instead of an in-place reschedule): a new attempt with
+  `--resume` within the restart budget;
+- FAILED_BACKEND_ERROR caused by a container configuration error (a missing secret key: CreateContainerConfigError)
+  and any other FAILED*: the asset fails at once with OSMO's own failure text;
+- stuck in the queue past `startup_timeout_s`: cancelled, asset fails.
+A failed call with a refused JWT logs in again (`OsmoClient`); if even that fails while a workflow runs, the loop
+cancels it or, when it cannot, fails the asset naming the workflow to cancel by hand.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
 
 from robotics_assets.lib.launch.base import LaunchRequest, kernel_cache_env
 from robotics_assets.lib.launch.remote import (
     LABEL_RUN,
+    AttemptState,
     LaunchIdentity,
+    Owned,
+    RemoteBackend,
     blob_pipes_defaults,
     check_option_keys,
     check_plain_env,
-    launch_identity,
     pipes_transport,
     resume_args,
 )
@@ -42,13 +45,19 @@ from robotics_assets.lib.osmo.spec import (
     render_workflow,
     workflow_name,
 )
-from robotics_assets.lib.osmo.status import ALIVE_STATES, WorkflowStatus
+from robotics_assets.lib.osmo.status import (
+    ALIVE_STATES,
+    CONFIG_ERROR_REASONS,
+    DISRUPTION_EXIT_CODES,
+    WorkflowStatus,
+)
 from robotics_assets.lib.secrets import redact
 
 if TYPE_CHECKING:
     from robotics_assets.lib.settings import Settings
 
 CONFIG_PATH = "/tmp/robotics/task.yaml"  # where the inline `files:` entry puts the task config in the container
+TRANSIENT_RETRIES = 5  # consecutive 5xx / unreachable answers tolerated while a workflow runs
 
 
 @dataclass(frozen=True)
@@ -75,14 +84,16 @@ class OsmoOptions:
     gpus_per_node: int | None = None
 
 
-class OsmoBackend:
+class OsmoBackend(RemoteBackend):
     name = "osmo"
-    _sleep = staticmethod(time.sleep)  # the poll pause; where Dagster delivers a run termination (tests hook it)
+    noun = "OSMO workflow"
 
     def __init__(self, client: OsmoClient, options: OsmoOptions):
         self.client = client
         self.options = options
         check_plain_env(options.env, "backend_options.env")
+        self._specs: dict[str, str] = {}  # workflow id -> the YAML submitted (run metadata of the success)
+        self._seen: dict[str, WorkflowStatus] = {}  # last status logged per workflow
 
     @classmethod
     def from_settings(cls, settings: Settings, region: str) -> OsmoBackend:
@@ -113,48 +124,103 @@ class OsmoBackend:
                               resources=Resources(gpu=settings.gpus(region), **resources), **opts)
         return cls(client, options)
 
-    # -- launch ----------------------------------------------------------------------------------------------
-    def launch(self, context: dg.AssetExecutionContext, request: LaunchRequest, *,
-               extras: Mapping[str, Any] | None = None) -> dg.PipesClientCompletedInvocation:
-        check_plain_env(request.env, "LaunchRequest.env")
-        identity = launch_identity(context, request)
-        resume = self._take_over_or_refuse(context, identity)
-        attempts: list[dict[str, str]] = []
-        for attempt in range(1, self.options.restart_budget + 2):
-            injector, reader = pipes_transport(self.options.pipes, self.options.pipes_options)
-            with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader,
-                                       extras={"task": request.task, "region": request.region,
-                                               "run_key": request.run_key, **(extras or {})}) as session:
-                spec_yaml = self.render(request, identity, session.get_bootstrap_env_vars(), attempt,
-                                        resume or attempt > 1)
-                workflow_id = self.client.submit(self.options.pool, spec_yaml,
-                                                 labels=identity.labels(attempt))["name"]
-                context.log.info(f"[osmo] attempt {attempt}: submitted workflow {workflow_id} to pool "
-                                 f"{self.options.pool}" + (" (resuming)" if resume or attempt > 1 else ""))
-                final = self._run_attempt(context, identity, workflow_id)
-                status = WorkflowStatus(final["status"])
-                attempts.append({"workflow_id": workflow_id, "status": status.value})
-                if status is WorkflowStatus.COMPLETED:
-                    return dg.PipesClientCompletedInvocation(session, metadata={
-                        "osmo_workflow_id": workflow_id,
-                        "osmo_pool": self.options.pool,
-                        "osmo_attempts": dg.MetadataValue.json(attempts),
-                        "osmo_workflow_spec": dg.MetadataValue.md(f"```yaml\n{spec_yaml}```"),
-                    })
-                reason = failure_text(final)
-                if not status.disruption:
-                    raise dg.Failure(
-                        description=f"OSMO workflow {workflow_id} ended {status.value}: {reason}",
-                        metadata={"osmo_workflow_id": workflow_id, "osmo_status": status.value,
-                                  "osmo_attempts": dg.MetadataValue.json(attempts)},
-                    )
-                context.log.warning(f"[osmo] workflow {workflow_id} lost to {status.value} ({reason}); "
-                                    f"restarts left: {self.options.restart_budget - attempt + 1}")
-        raise dg.Failure(
-            description=f"OSMO restart budget exhausted: {len(attempts)} attempts, all lost to disruptions "
-                        f"({', '.join(a['status'] for a in attempts)})",
-            metadata={"osmo_attempts": dg.MetadataValue.json(attempts)},
-        )
+    # -- what the loop asks of a backend -----------------------------------------------------------------------
+    def pipes(self) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
+        return pipes_transport(self.options.pipes, self.options.pipes_options)
+
+    def submit(self, context: dg.AssetExecutionContext, request: LaunchRequest, identity: LaunchIdentity,
+               pipes_env: Mapping[str, str], attempt: int, resume: bool) -> str:
+        spec_yaml = self.render(request, identity, pipes_env, attempt, resume)
+        workflow_id = self.client.submit(self.options.pool, spec_yaml, labels=identity.labels(attempt))["name"]
+        self._specs[workflow_id] = spec_yaml
+        return workflow_id
+
+    def poll(self, context: dg.AssetExecutionContext, name: str, reader: dg.PipesMessageReader) -> AttemptState:
+        wf = self._get(context, name)
+        status = WorkflowStatus(wf["status"])
+        if self._seen.get(name) is not status:
+            context.log.info(f"[osmo] workflow {name}: {status.value}")
+            self._seen[name] = status
+        if status in ALIVE_STATES:
+            return AttemptState("pending" if status is WorkflowStatus.PENDING else "running")
+        codes = [t.get("exit_code") for t in _tasks(wf) if t.get("exit_code") is not None]
+        record = {"workflow_id": name, "status": status.value, "exit_code": codes[0] if codes else None}
+        if status is WorkflowStatus.COMPLETED:
+            return AttemptState("succeeded", record={**record, "outcome": "succeeded"})
+        outcome = "disruption" if is_disruption(wf) else "failed"
+        text = f"OSMO workflow {name} ended {status.value}: {failure_text(wf)}"
+        return AttemptState(outcome, text, {**record, "outcome": outcome})
+
+    def cancel(self, context: dg.AssetExecutionContext, name: str, reason: str) -> None:
+        try:
+            self.client.cancel(name, message=reason)
+        except OsmoError as e:
+            if e.status_code == 400 and "already finished" in e.message:
+                return
+            raise
+
+    def list_owned(self, identity: LaunchIdentity) -> list[Owned]:
+        rows = self.client.list(labels=identity.owner_labels(), statuses=sorted(s.value for s in ALIVE_STATES),
+                                pools=[self.options.pool])
+        return [Owned(wf["name"], (wf.get("labels") or {}).get(LABEL_RUN), str(wf.get("submit_time") or ""))
+                for wf in rows]
+
+    # -- optional hooks ----------------------------------------------------------------------------------------
+    def startup_timeout_s(self) -> float:
+        o = self.options
+        return o.startup_timeout_s if o.startup_timeout_s is not None else o.queue_timeout_s + 300
+
+    def startup_failure(self, name: str) -> str:
+        return (f"OSMO workflow {name} did not start within {self.startup_timeout_s():.0f}s (no GPU node came up in "
+                f"pool {self.options.pool}); cancelled. Raise backend_options.startup_timeout_s if the pool scales "
+                "up slowly.")
+
+    @contextlib.contextmanager
+    def watch(self, context: dg.AssetExecutionContext, name: str) -> Iterator[None]:
+        follower = _LogFollower(self.client, name, context) if self.options.stream_logs else None
+        try:
+            yield
+        finally:
+            if follower:
+                follower.stop()
+
+    def wait_stopped(self, name: str, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not WorkflowStatus(self.client.get(name)["status"]).alive:
+                return
+            time.sleep(min(self.options.poll_interval_s, 1.0))
+        raise dg.Failure(description=f"OSMO workflow {name} did not stop within {timeout_s:.0f}s of cancel")
+
+    def attempt_record(self, name: str, state: AttemptState) -> dict[str, Any]:
+        return dict(state.record) or {"workflow_id": name, "status": state.outcome}
+
+    def success_metadata(self, name: str, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "osmo_workflow_id": name,
+            "osmo_pool": self.options.pool,
+            "osmo_attempts": dg.MetadataValue.json(attempts),
+            "osmo_workflow_spec": dg.MetadataValue.md(f"```yaml\n{self._specs.get(name, '')}```"),
+        }
+
+    def failure_metadata(self, name: str | None, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {"osmo_attempts": dg.MetadataValue.json(attempts)}
+        if name:
+            out["osmo_workflow_id"] = name
+            out["osmo_status"] = attempts[-1].get("status", "") if attempts else ""
+        return out
+
+    def _get(self, context: dg.AssetExecutionContext, name: str) -> dict[str, Any]:
+        """The workflow's status; a blip of the service (5xx, unreachable) must not cost a multi-hour run."""
+        for tries in range(TRANSIENT_RETRIES + 1):
+            try:
+                return self.client.get(name)
+            except OsmoError as e:
+                if (e.status_code is not None and e.status_code < 500) or tries == TRANSIENT_RETRIES:
+                    raise
+                context.log.warning(f"[osmo] status of {name} unavailable ({e.message}); retrying")
+                self._sleep(self.options.poll_interval_s)
+        raise AssertionError("unreachable")
 
     def render(self, request: LaunchRequest, identity: LaunchIdentity, pipes_env: Mapping[str, str],
                attempt: int, resume: bool) -> str:
@@ -183,113 +249,22 @@ class OsmoBackend:
             labels=identity.labels(attempt),
         ))
 
-    # -- one attempt -----------------------------------------------------------------------------------------
-    def _run_attempt(self, context: dg.AssetExecutionContext, identity: LaunchIdentity,
-                     workflow_id: str) -> dict[str, Any]:
-        follower = _LogFollower(self.client, workflow_id, context) if self.options.stream_logs else None
-        try:
-            self._refuse_if_twin(identity, workflow_id)
-            return self._wait(context, workflow_id)
-        except (DagsterExecutionInterruptedError, KeyboardInterrupt):
-            context.log.info(f"[osmo] run terminated: cancelling workflow {workflow_id}")
-            self._cancel_quietly(context, workflow_id, "Dagster run terminated")
-            raise
-        except BaseException:
-            self._cancel_quietly(context, workflow_id, "the Dagster launcher failed")
-            raise
-        finally:
-            if follower:
-                follower.stop()
 
-    def _wait(self, context: dg.AssetExecutionContext, workflow_id: str) -> dict[str, Any]:
-        o = self.options
-        startup_timeout = o.startup_timeout_s if o.startup_timeout_s is not None else o.queue_timeout_s + 300
-        submitted = time.monotonic()
-        transient_errors = 0
-        last_status = None
-        while True:
-            try:
-                wf = self.client.get(workflow_id)
-                transient_errors = 0
-            except OsmoError as e:
-                if e.status_code is not None and e.status_code < 500 or transient_errors >= 5:
-                    raise
-                transient_errors += 1  # a blip of the service must not cost a multi-hour run
-                context.log.warning(f"[osmo] status of {workflow_id} unavailable ({e.message}); retrying")
-                self._sleep(o.poll_interval_s)
-                continue
-            status = WorkflowStatus(wf["status"])
-            if status is not last_status:
-                context.log.info(f"[osmo] workflow {workflow_id}: {status.value}")
-                last_status = status
-            if status not in ALIVE_STATES:
-                return wf
-            if status is WorkflowStatus.PENDING and time.monotonic() - submitted > startup_timeout:
-                raise dg.Failure(
-                    description=f"OSMO workflow {workflow_id} did not start within {startup_timeout:.0f}s (no GPU "
-                                f"node came up in pool {o.pool}); cancelled. Raise backend_options.startup_timeout_s "
-                                "if the pool scales up slowly.",
-                    metadata={"osmo_workflow_id": workflow_id},
-                )
-            self._sleep(o.poll_interval_s)
+def _tasks(workflow: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for group in workflow.get("groups") or []:
+        yield from group.get("tasks") or []
 
-    # -- ownership -------------------------------------------------------------------------------------------
-    def _alive_owned(self, identity: LaunchIdentity) -> list[dict[str, Any]]:
-        return self.client.list(labels=identity.owner_labels(), statuses=sorted(s.value for s in ALIVE_STATES),
-                                pools=[self.options.pool])
 
-    def _take_over_or_refuse(self, context: dg.AssetExecutionContext, identity: LaunchIdentity) -> bool:
-        """Before the first attempt: adopt our own orphan (cancel it, resume its checkpoints) or refuse a twin."""
-        resume = False
-        for wf in self._alive_owned(identity):
-            owner = wf.get("labels", {}).get(LABEL_RUN)
-            if owner != identity.run_id:
-                raise dg.Failure(
-                    description=f"{identity.asset} partition {identity.partition} is already running "
-                                f"{identity.step} in OSMO workflow {wf['name']} (Dagster run {owner}); not starting "
-                                "a second one. Wait for it or cancel it.",
-                    metadata={"osmo_workflow_id": wf["name"]},
-                )
-            context.log.warning(f"[osmo] found workflow {wf['name']} left by an earlier try of this run: "
-                                "cancelling it and resuming from its checkpoints")
-            self._cancel_quietly(context, wf["name"], "superseded by a retried Dagster run")
-            self._wait_dead(wf["name"])
-            resume = True
-        return resume
-
-    def _refuse_if_twin(self, identity: LaunchIdentity, workflow_id: str) -> None:
-        """After submitting: if another run's workflow for this partition slipped in first, we are the one to go."""
-        ours = None
-        rivals = []
-        for wf in self._alive_owned(identity):
-            if wf["name"] == workflow_id:
-                ours = wf
-            elif wf.get("labels", {}).get(LABEL_RUN) != identity.run_id:
-                rivals.append(wf)
-        if ours is None:
-            return
-        for rival in rivals:
-            if (rival["submit_time"], rival["name"]) < (ours["submit_time"], ours["name"]):
-                raise dg.Failure(
-                    description=f"{identity.asset} partition {identity.partition} was submitted concurrently by "
-                                f"Dagster run {rival['labels'].get(LABEL_RUN)} (workflow {rival['name']}); this "
-                                f"launch withdrew workflow {workflow_id} so the partition trains once.",
-                )
-
-    def _wait_dead(self, workflow_id: str, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not WorkflowStatus(self.client.get(workflow_id)["status"]).alive:
-                return
-            time.sleep(min(self.options.poll_interval_s, 1.0))
-        raise dg.Failure(description=f"OSMO workflow {workflow_id} did not stop within {timeout_s:.0f}s of cancel")
-
-    def _cancel_quietly(self, context: dg.AssetExecutionContext, workflow_id: str, message: str) -> None:
-        try:
-            self.client.cancel(workflow_id, message=message)
-        except OsmoError as e:
-            if "already finished" not in e.message:
-                context.log.error(f"[osmo] could not cancel workflow {workflow_id}: {e.message}")
+def is_disruption(workflow: Mapping[str, Any]) -> bool:
+    """Lost to the infrastructure (worth a restart with --resume), not to the job or its configuration."""
+    status = WorkflowStatus(workflow["status"])
+    messages = " ".join(str(t.get("failure_message") or "") for t in _tasks(workflow))
+    if any(reason in messages for reason in CONFIG_ERROR_REASONS):
+        return False  # e.g. a secret key the pod cannot find: every restart would fail the same way
+    if status.disruption:
+        return True
+    return status is WorkflowStatus.FAILED and any(t.get("exit_code") in DISRUPTION_EXIT_CODES
+                                                   for t in _tasks(workflow))
 
 
 def failure_text(workflow: Mapping[str, Any]) -> str:
@@ -329,7 +304,8 @@ class _LogFollower:
                 self._log.debug(f"[osmo] log stream of {self._workflow_id} ended: {type(e).__name__}")
 
     def stop(self) -> None:
-        self._thread.join(2)  # let the last lines of a finished workflow arrive
+        self._thread.join(2)  # let the last lines of a finished workflow arrive (the stream ends with it)
         self._stopped.set()
-        if self._response is not None:
-            self._response.close()
+        if self._response is not None and self._thread.is_alive():
+            # closing blocks while the reader thread sits in a read: close from a daemon thread, never wait on it
+            threading.Thread(target=self._response.close, daemon=True).start()

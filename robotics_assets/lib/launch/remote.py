@@ -1,4 +1,9 @@
-"""What the remote backends (k8s, osmo) share: launch identity labels, the restart policy, Pipes transport, env checks.
+"""What the remote backends (k8s, osmo) share: the attempt loop, launch identity labels, Pipes transport, env checks.
+
+`RemoteBackend.launch` is the one remote launch loop: take over a crashed earlier attempt of the same Dagster run or
+refuse a twin of another run, then run attempts until one succeeds, the trainer fails, or the restart budget is
+spent; a terminated run (or any error of ours) stops the remote object, and when even that fails the asset fails
+naming the object to stop by hand. Each backend supplies only `submit` / `poll` / `cancel` / `list_owned`.
 
 Restart model: an attempt lost to the infrastructure (spot eviction, node loss, preemption) is retried with
 `--resume` in a NEW Pipes session, because a restarted process's Pipes message writer counts its chunks from 1 again
@@ -8,11 +13,13 @@ own retry policy may retry the whole step); disruptions are retried at most `res
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 
@@ -112,18 +119,16 @@ def pipes_transport(kind: str, options: Mapping[str, Any] | None = None) -> tupl
 
     `blob`: Pipes over Azure Blob (Azurite or Azure), the transport for real remote pods; options are
     `robotics_assets.lib.azure.pipes.blob_pipes` arguments (account_url, container, ...).
-    `local-files`: temp files on this machine, only for a remote side that shares the filesystem (the OSMO stand-in).
+    A remote pod or task shares no filesystem with Dagster, so there is no file-based transport here.
     """
     options = dict(options or {})
-    if kind == "local-files":
-        return dg.PipesTempFileContextInjector(), dg.PipesTempFileMessageReader()
     if kind == "blob":
         from robotics_assets.lib.azure.pipes import blob_pipes
 
         if not options.get("account_url"):
             raise ValueError("backend_options.pipes_options.account_url: missing (the region's storage.blob_endpoint)")
         return blob_pipes(**options)
-    raise ValueError(f"backend_options.pipes: {kind!r} is not a Pipes transport (allowed: blob, local-files)")
+    raise ValueError(f"backend_options.pipes: {kind!r} is not a Pipes transport (allowed: blob)")
 
 
 def blob_pipes_defaults(outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,3 +140,191 @@ def blob_pipes_defaults(outputs: Mapping[str, Any]) -> dict[str, Any]:
     if container:
         out["container"] = container
     return out
+
+
+Outcome = Literal["pending", "running", "succeeded", "failed", "disruption"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "disruption"})
+
+
+@dataclass(frozen=True)
+class AttemptState:
+    """One poll of a remote object. `detail`: the platform's own words (already redacted); `record`: attempt metadata."""
+
+    outcome: Outcome
+    detail: str = ""
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A live remote object labelled for this asset partition and step."""
+
+    name: str
+    run_id: str | None  # the `dagster-run-id` label (root run id)
+    created: str  # submit/creation timestamp as the platform stamps it (ISO strings sort in time order)
+
+
+class RemoteBackend:
+    """The attempt loop shared by the k8s and OSMO backends; subclasses supply the platform calls.
+
+    Subclasses set `name` (the backend) and `noun` ("pod", "OSMO workflow"), keep `options` with `restart_budget`
+    and `poll_interval_s`, and implement `pipes`, `submit`, `poll`, `cancel`, `list_owned`; `startup_timeout_s`,
+    `watch`, `end_attempt`, `wait_stopped` and the metadata hooks are optional.
+    """
+
+    name: str = "remote"
+    noun: str = "object"
+    options: Any
+    _sleep = staticmethod(time.sleep)  # the poll pause; where Dagster delivers a run termination (tests hook it)
+
+    # -- what a backend supplies -----------------------------------------------------------------------------
+    def pipes(self) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
+        raise NotImplementedError
+
+    def submit(self, context: dg.AssetExecutionContext, request: LaunchRequest, identity: LaunchIdentity,
+               pipes_env: Mapping[str, str], attempt: int, resume: bool) -> str:
+        """Create the remote object of one attempt; returns its name."""
+        raise NotImplementedError
+
+    def poll(self, context: dg.AssetExecutionContext, name: str, reader: dg.PipesMessageReader) -> AttemptState:
+        raise NotImplementedError
+
+    def cancel(self, context: dg.AssetExecutionContext, name: str, reason: str) -> None:
+        """Stop the object (gone already: fine); raise when it cannot be stopped."""
+        raise NotImplementedError
+
+    def list_owned(self, identity: LaunchIdentity) -> list[Owned]:
+        """Live objects carrying `identity.owner_labels()` (any Dagster run)."""
+        raise NotImplementedError
+
+    # -- optional hooks ----------------------------------------------------------------------------------------
+    def startup_timeout_s(self) -> float:
+        return float(self.options.startup_timeout_s)
+
+    def watch(self, context: dg.AssetExecutionContext, name: str) -> contextlib.AbstractContextManager[Any]:
+        """Follows the object's logs while the attempt runs (OSMO); none by default."""
+        return contextlib.nullcontext()
+
+    def end_attempt(self, context: dg.AssetExecutionContext, name: str, reader: dg.PipesMessageReader) -> None:
+        """Called once the attempt is over, whatever happened (close log streams, delete finished pods)."""
+
+    def wait_stopped(self, name: str) -> None:
+        """After a take-over cancel: wait until the old object no longer runs (it may still write checkpoints)."""
+
+    def attempt_record(self, name: str, state: AttemptState) -> dict[str, Any]:
+        return {self.noun: name, "outcome": state.outcome, **state.record}
+
+    def success_metadata(self, name: str, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {f"{self.name}_attempts": dg.MetadataValue.json(attempts)}
+
+    def failure_metadata(self, name: str | None, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {f"{self.name}_attempts": dg.MetadataValue.json(attempts)}
+
+    def startup_failure(self, name: str) -> str:
+        return (f"{self.noun} {name} did not start within {self.startup_timeout_s():.0f}s; stopped. "
+                "Raise backend_options.startup_timeout_s if the pool scales up slowly.")
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+    def launch(self, context: dg.AssetExecutionContext, request: LaunchRequest, *,
+               extras: Mapping[str, Any] | None = None) -> dg.PipesClientCompletedInvocation:
+        check_plain_env(request.env, "LaunchRequest.env")
+        identity = launch_identity(context, request)
+        resume = self._take_over_or_refuse(context, identity)
+        attempts: list[dict[str, Any]] = []
+        budget = int(self.options.restart_budget)
+        for attempt in range(1, budget + 2):
+            injector, reader = self.pipes()
+            with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader,
+                                       extras={"task": request.task, "region": request.region,
+                                               "run_key": request.run_key, **(extras or {})}) as session:
+                resumed = resume or attempt > 1
+                name = self.submit(context, request, identity, session.get_bootstrap_env_vars(), attempt, resumed)
+                context.log.info(f"[{self.name}] attempt {attempt}: started {self.noun} {name}"
+                                 + (" (resuming)" if resumed else ""))
+                state = self._follow(context, identity, name, reader)
+                attempts.append(self.attempt_record(name, state))
+                if state.outcome == "succeeded":
+                    return dg.PipesClientCompletedInvocation(session, metadata=self.success_metadata(name, attempts))
+                if state.outcome == "failed":
+                    raise dg.Failure(description=state.detail or f"{self.noun} {name} failed",
+                                     metadata=self.failure_metadata(name, attempts))
+                context.log.warning(f"[{self.name}] {self.noun} {name} was lost to a disruption ({state.detail}); "
+                                    f"restarts left: {budget - attempt + 1}")
+        raise dg.Failure(
+            description=f"{self.name} restart budget exhausted: {len(attempts)} attempts, all lost to disruptions "
+                        f"({'; '.join(str(a.get('status') or a['outcome']) for a in attempts)})",
+            metadata=self.failure_metadata(None, attempts),
+        )
+
+    def _follow(self, context: dg.AssetExecutionContext, identity: LaunchIdentity, name: str,
+                reader: dg.PipesMessageReader) -> AttemptState:
+        started = time.monotonic()
+        try:
+            with self.watch(context, name):  # stopped only after the object is: a log stream ends with it
+                try:
+                    self._refuse_if_twin(identity, name)
+                    while True:
+                        state = self.poll(context, name, reader)
+                        if state.outcome in TERMINAL:
+                            return state
+                        if state.outcome == "pending" and time.monotonic() - started > self.startup_timeout_s():
+                            raise dg.Failure(description=self.startup_failure(name))
+                        self._sleep(self.options.poll_interval_s)
+                except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+                    context.log.info(f"[{self.name}] run terminated: stopping {self.noun} {name}")
+                    self._stop(context, name, "Dagster run terminated", None)
+                    raise
+                except BaseException as e:
+                    self._stop(context, name, "the Dagster launcher failed", e)
+                    raise
+        finally:
+            self.end_attempt(context, name, reader)
+
+    def _stop(self, context: dg.AssetExecutionContext, name: str, reason: str, cause: BaseException | None) -> None:
+        """Stop the attempt's object; if that fails, nobody watches it any more: say so, naming it."""
+        from robotics_assets.lib.secrets import redact
+
+        try:
+            self.cancel(context, name, reason)
+        except Exception as e:  # noqa: BLE001 - reported below, with the object's name
+            why = redact(f"{type(e).__name__}: {e}")
+            context.log.error(f"[{self.name}] could not stop {self.noun} {name} ({why}): stop it by hand")
+            if cause is not None and not isinstance(cause, KeyboardInterrupt):
+                said = cause.description if isinstance(cause, dg.Failure) else str(cause)
+                raise dg.Failure(
+                    description=f"{redact(said or type(cause).__name__)}; {self.noun} {name} may still be running "
+                                f"and could not be stopped ({why}): stop it by hand",
+                    metadata={f"{self.name}_unstopped": name},
+                ) from cause
+
+    def _take_over_or_refuse(self, context: dg.AssetExecutionContext, identity: LaunchIdentity) -> bool:
+        """Before the first attempt: stop our own orphan (and resume its checkpoints) or refuse another run's twin."""
+        resume = False
+        for owned in self.list_owned(identity):
+            if owned.run_id != identity.run_id:
+                raise dg.Failure(
+                    description=f"{identity.asset} partition {identity.partition} is already running "
+                                f"{identity.step} in {self.noun} {owned.name} (Dagster run {owned.run_id}); not "
+                                "starting a second one. Wait for it or stop it.",
+                    metadata={f"{self.name}_running": owned.name},
+                )
+            context.log.warning(f"[{self.name}] stopping {self.noun} {owned.name} left by an earlier try of this "
+                                "run; resuming from its checkpoints")
+            self.cancel(context, owned.name, "superseded by a retried Dagster run")
+            self.wait_stopped(owned.name)
+            resume = True
+        return resume
+
+    def _refuse_if_twin(self, identity: LaunchIdentity, name: str) -> None:
+        """After creating: of two runs that raced for one partition, the later-created object withdraws."""
+        live = self.list_owned(identity)
+        ours = next((o for o in live if o.name == name), None)
+        if ours is None:
+            return
+        for rival in live:
+            if rival.run_id != identity.run_id and (rival.created, rival.name) < (ours.created, ours.name):
+                raise dg.Failure(description=f"{identity.asset} partition {identity.partition} was launched "
+                                             f"concurrently by Dagster run {rival.run_id} ({self.noun} "
+                                             f"{rival.name}); this launch withdrew {self.noun} {name} so the "
+                                             "partition trains once.")
+

@@ -2,12 +2,23 @@
 
 OSMO publishes no Python client; its CLI is a thin wrapper over this API, so the calls below mirror the CLI's
 (`src/cli/workflow.py` in NVIDIA/OSMO): same paths, query parameters and JSON bodies. Responses are parsed as JSON;
-errors carry OSMO's own `message` and never the bearer token.
+errors carry OSMO's own `message` and never a token.
+
+Authentication is the CLI's token login (NVIDIA/OSMO `src/lib/utils/login.py`, `token_login` / `refresh_id_token`;
+service side `src/service/core/auth/auth_service.py`, `get_jwt_token_from_access_token`): the long-lived access
+token is never sent to the workflow API. It is exchanged with `POST /api/auth/jwt/access_token {"token": ...}` (a
+path the gateway lets through unauthenticated) for a short-lived JWT (`{"token", "expires_at"}`, ~5 min), and that
+JWT goes in `Authorization: Bearer` on every call. The JWT is renewed shortly before it expires and once more when a
+call answers 401 (a clock skew, a revoked key), then the call is repeated.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -16,6 +27,8 @@ import requests
 from robotics_assets.lib.osmo.status import WorkflowStatus
 
 DEFAULT_TOKEN_ENV = "OSMO_TOKEN"
+LOGIN_PATH = "api/auth/jwt/access_token"
+EXPIRE_WINDOW_S = 3  # login.py's EXPIRE_WINDOW: never use a JWT that expires within the next few seconds
 
 
 class OsmoError(RuntimeError):
@@ -39,7 +52,7 @@ def token_from_env(name: str = DEFAULT_TOKEN_ENV) -> str:
 
 
 class OsmoClient:
-    """One OSMO service. `token` goes into `Authorization: Bearer`; `user` sets `x-osmo-user` (dev-mode services)."""
+    """One OSMO service. `token` is the access token exchanged for JWTs; `user` sets `x-osmo-user` (dev-mode only)."""
 
     def __init__(self, service_url: str, *, token: str | None = None, user: str | None = None,
                  timeout_s: float = 30.0, session: requests.Session | None = None):
@@ -48,9 +61,11 @@ class OsmoClient:
         self.service_url = service_url.rstrip("/")
         self.timeout_s = timeout_s
         self._token = token
+        self._jwt: str | None = None
+        self._jwt_expires_at = 0.0
+        self._refresh_at = 0.0
+        self._login_lock = threading.Lock()  # the log follower thread and the poll loop share one client
         self._session = session or requests.Session()
-        if token:
-            self._session.headers["Authorization"] = f"Bearer {token}"
         if user:
             self._session.headers["x-osmo-user"] = user
 
@@ -149,13 +164,56 @@ class OsmoClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout_s)
         url = f"{self.service_url}/{path}"
+        for retry_login in (False, True):
+            headers = dict(kwargs.pop("headers", None) or {})
+            jwt = self._current_jwt(force=retry_login)
+            if jwt:
+                headers["Authorization"] = f"Bearer {jwt}"
+            try:
+                response = self._session.request(method, url, headers=headers, **kwargs)
+            except requests.RequestException as e:
+                raise OsmoError(self._scrub(f"OSMO {method} /{path}: {type(e).__name__}: {e}")) from None
+            if response.status_code == 401 and self._token and not retry_login:
+                response.close()
+                continue  # the JWT was refused: log in again once, then repeat the call
+            if response.status_code >= 400:
+                raise self._error(method, path, response)
+            return response
+        raise AssertionError("unreachable")
+
+    # -- authentication --------------------------------------------------------------------------------------
+    def _current_jwt(self, force: bool = False) -> str | None:
+        if not self._token:
+            return None
+        with self._login_lock:
+            if force or self._jwt is None or time.time() >= self._refresh_at:
+                self._login()
+            return self._jwt
+
+    def _login(self) -> None:
+        """Exchange the access token for a JWT, as `osmo login --method token` does."""
+        url = f"{self.service_url}/{LOGIN_PATH}"
         try:
-            response = self._session.request(method, url, **kwargs)
+            response = self._session.post(url, json={"token": self._token}, timeout=self.timeout_s)
         except requests.RequestException as e:
-            raise OsmoError(self._scrub(f"OSMO {method} /{path}: {type(e).__name__}: {e}")) from None
-        if response.status_code >= 400:
-            raise self._error(method, path, response)
-        return response
+            raise OsmoError(self._scrub(f"OSMO login POST /{LOGIN_PATH}: {type(e).__name__}: {e}")) from None
+        if response.status_code >= 300:
+            error = self._error("POST", LOGIN_PATH, response)
+            raise OsmoError(f"OSMO login failed: {error.message} (check the access token in the secrets "
+                            "provider; it may have expired)", status_code=error.status_code,
+                            error_code=error.error_code)
+        try:
+            jwt = str(response.json()["token"])
+            expires_at = float(response.json().get("expires_at") or _jwt_expiry(jwt))
+        except (ValueError, KeyError, TypeError):
+            raise OsmoError(f"OSMO login POST /{LOGIN_PATH}: no JWT in the answer (HTTP "
+                            f"{response.status_code})", status_code=response.status_code) from None
+        now = time.time()
+        lifetime = max(expires_at - now, 0.0)
+        self._jwt, self._jwt_expires_at = jwt, expires_at
+        # renew a little before expiry: a fifth of the lifetime (at most a minute, at least login.py's window),
+        # never more than half of it (tests shorten the lifetime to seconds)
+        self._refresh_at = expires_at - min(max(EXPIRE_WINDOW_S, min(60.0, lifetime / 5)), lifetime / 2)
 
     def _error(self, method: str, path: str, response: requests.Response) -> OsmoError:
         try:
@@ -176,4 +234,13 @@ class OsmoClient:
         )
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        for secret in (self._token, self._jwt):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _jwt_expiry(jwt: str) -> float:
+    """The `exp` claim of a JWT (login.py's `Jwt`), read without verifying: the service verifies, we only schedule."""
+    payload = jwt.split(".")[1]
+    return float(json.loads(base64.urlsafe_b64decode(payload + "==").decode())["exp"])

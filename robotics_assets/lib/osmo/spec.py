@@ -4,6 +4,18 @@ Follows the OSMO workflow specification (docs/user_guide/workflows/specification
 `image`, `command`/`args`, `environment`, inline `files`, a named `resources` entry (gpu/cpu/memory/storage),
 `credentials` by reference (name -> {ENV_VAR: key}), `url:` outputs (the `dataset:` form is gone since 6.4),
 `timeout.exec_timeout`/`queue_timeout`, and workflow `labels` in Kubernetes label syntax.
+
+Two things of the service shape the text itself:
+- The service renders the submitted file with Jinja before parsing it (NVIDIA/OSMO `src/utils/job/workflow.py`,
+  `sandboxed_jinja_substitute`), so a `{{`, `{%` or `{#` anywhere in it (a task config's description, an env value)
+  would be evaluated or dropped. `render_workflow` escapes every such sequence as a Jinja string literal, so the
+  rendered text is exactly the YAML we dumped.
+- A pool may reschedule a task IN PLACE by its exit code (`default_exit_actions`, up to `max_retry_per_task`; task
+  `exitActions` win, `src/utils/job/jobs.py::_apply_exit_action`). In place means the same spec: the same args
+  (no `--resume`) and the same Pipes session, whose chunk counter would restart and overwrite what Dagster already
+  read. `EXIT_ACTIONS` therefore maps every exit code to COMPLETE (0) or FAIL; the launcher decides on a restart
+  from the status and exit code (3001 backend error, 3004 evicted, 3006 preempted: docs/user_guide/workflows/
+  exit_codes.rst) and starts a new workflow with `--resume`.
 """
 
 from __future__ import annotations
@@ -18,6 +30,14 @@ import yaml
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _NAME = re.compile(r"[^a-z0-9-]+")
 MAX_LABELS = 16  # OSMO's limit per workflow
+_JINJA_OPEN = re.compile(r"\{[{%#]")
+# Task exit actions: the task's own map wins over the pool's defaults; nothing is RESCHEDULEd in place.
+EXIT_ACTIONS = {"COMPLETE": "0", "FAIL": "1-65535"}
+
+
+def escape_jinja(text: str) -> str:
+    """Make `text` render to itself under Jinja: each `{{` / `{%` / `{#` becomes a string-literal expression."""
+    return _JINJA_OPEN.sub(lambda m: "{{ '" + m.group(0) + "' }}", text)
 
 
 def label_value(value: str) -> str:
@@ -106,6 +126,7 @@ def render_workflow(spec: WorkflowSpec) -> str:
         "command": list(spec.command),
         "args": [str(a) for a in spec.args],
         "resource": "trainer",
+        "exitActions": dict(EXIT_ACTIONS),
     }
     if spec.environment:
         task["environment"] = {k: str(v) for k, v in sorted(spec.environment.items())}
@@ -125,4 +146,4 @@ def render_workflow(spec: WorkflowSpec) -> str:
     }
     if not spec.labels:
         del workflow["labels"]
-    return yaml.safe_dump({"workflow": workflow}, sort_keys=False, width=120)
+    return escape_jinja(yaml.safe_dump({"workflow": workflow}, sort_keys=False, width=120))

@@ -41,3 +41,11 @@ ALIVE_STATES = frozenset({WorkflowStatus.PENDING, WorkflowStatus.RUNNING, Workfl
 DISRUPTION_STATES = frozenset(
     {WorkflowStatus.FAILED_BACKEND_ERROR, WorkflowStatus.FAILED_EVICTED, WorkflowStatus.FAILED_PREEMPTED}
 )
+
+# Task exit codes OSMO itself sets for infrastructure losses (NVIDIA/OSMO docs/user_guide/workflows/exit_codes.rst,
+# `task.ExitCode`): 3001 backend error, 3004 evicted, 3006 preempted. With our `exitActions` mapping every code to
+# FAIL, such a task ends FAILED but keeps its code, which is how the launcher still recognises the disruption.
+DISRUPTION_EXIT_CODES = frozenset({3001, 3004, 3006})
+# Container start failures the backend reports as FAILED_BACKEND_ERROR (after waiting ~10 min) but that no restart
+# cures: a missing secret key, a bad mount (NVIDIA/OSMO src/operator/backend_listener.py, calculate_pod_status).
+CONFIG_ERROR_REASONS = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName")
