@@ -78,7 +78,7 @@ def test_orchestrator_role_allows_what_the_k8s_backend_calls_and_nothing_more(re
 
 
 def _pod(region: str, task: str = "cartpole") -> dict:
-    options = K8sOptions.from_region(region, REGIONS[region], {})
+    options = K8sOptions.from_region(region, REGIONS[region], {"image_digest": "sha256:" + "0" * 64})  # pods pin it
     request = LaunchRequest(task=task, region=region, step="train", config_yaml="task: cartpole\n",
                             args=["--run-dir", "r"], gpus=1)
     identity = LaunchIdentity(run_id="0f8c2a4e-1111-2222-3333-444455556666", asset="policy",

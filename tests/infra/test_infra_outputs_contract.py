@@ -164,7 +164,8 @@ def test_k8s_backend_schedules_on_the_default_pool(sample):
 
     west = sample["westeurope"]
     west["default_gpu_pool"] = "h100"  # not the first pool by name
-    options = K8sOptions.from_region("westeurope", west, {})
+    pinned = {"image_digest": "sha256:" + "0" * 64}  # pods run images pinned by digest
+    options = K8sOptions.from_region("westeurope", west, pinned)
     assert options.node_selector == west["gpu_node_pools"]["h100"]["node_selector"]
-    assert K8sOptions.from_region("westeurope", west, {"node_pool": "gpuspot"}).node_selector == (
+    assert K8sOptions.from_region("westeurope", west, {**pinned, "node_pool": "gpuspot"}).node_selector == (
         west["gpu_node_pools"]["gpuspot"]["node_selector"])
