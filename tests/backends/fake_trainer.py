@@ -4,7 +4,8 @@ Its run directory is a store location like the real trainer's (`trainer.storage.
 in the backend tests), because a pod's own disk dies with it. Progress goes to `<run-dir>/progress.txt` after every
 step, so a resumed attempt shows it continued instead of starting over; SIGTERM (a graceful delete or eviction)
 writes `<run-dir>/sigterm.txt` with the step reached, the way the real trainer checkpoints on SIGTERM.
-Behaviour via env: FAKE_TRAIN_S (seconds of "training"), FAKE_EXIT (exit code), FAKE_LEAK (print a credential).
+Behaviour via env: FAKE_TRAIN_S (seconds of "training"), FAKE_EXIT (exit code), FAKE_LEAK (print a credential),
+FAKE_IGNORE_SIGTERM (keep running after SIGTERM).
 """
 
 import argparse
@@ -34,7 +35,8 @@ def main() -> int:
 
     def on_sigterm(signum, frame):
         store.put_bytes(str(state["step"]).encode(), "sigterm.txt")
-        sys.exit(143)
+        if not os.environ.get("FAKE_IGNORE_SIGTERM"):  # a process that hangs on in its handler gets SIGKILLed
+            sys.exit(143)
 
     signal.signal(signal.SIGTERM, on_sigterm)
     from trainer.pipes_blob import blob_pipes_io

@@ -226,6 +226,23 @@ def test_terminating_the_run_deletes_the_pod_gracefully(api, run_url):
     assert int(_store(run_url).read_bytes("sigterm.txt")) >= 2, "the trainer checkpointed on SIGTERM"
 
 
+def test_a_pod_that_outlives_its_grace_period_is_killed(api, run_url):
+    api.max_grace_s = 1.0
+    backend = _backend(api)
+    real_sleep = time.sleep
+
+    def interrupting_sleep(s):
+        if _progress(run_url) >= 2:
+            raise dg.DagsterExecutionInterruptedError()
+        real_sleep(s)
+
+    backend._sleep = interrupting_sleep
+    result = _run(backend, run_url, FAKE_TRAIN_S=30, FAKE_IGNORE_SIGTERM=1)
+    assert not result.success
+    _wait_gone(api)
+    assert list(api.signals.values()) == [["SIGTERM", "SIGKILL"]]
+
+
 def test_restart_budget(api, run_url):
     api.disruptions += [(0.3, "Evicted")] * 3
     result = _run(_backend(api, restart_budget=1), run_url, FAKE_TRAIN_S=5)

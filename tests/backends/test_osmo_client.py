@@ -141,3 +141,20 @@ def test_unreachable_service_is_a_clear_error():
         OsmoClient("http://127.0.0.1:9", token=TOKEN, timeout_s=2).get("x-1")
     with pytest.raises(OsmoError, match="osmo.service_url"):
         OsmoClient("osmo.example.com")
+
+
+def test_the_rendered_spec_survives_the_services_jinja_rendering():
+    """render_workflow escapes the text; the stand-in renders like OSMO (sandboxed Jinja, StrictUndefined)."""
+    from tests.standins.osmo_server import render_jinja
+
+    tricky = "a {{ b }} c {% if x %} d {# e #} {{'{{'}} '{{' \"{%\" {{workflow_id}}"
+    text = render_workflow(WorkflowSpec(name="t", image="i", command=["python"], args=[tricky],
+                                        environment={"NOTE": tricky}, files={"/etc/task.yaml": tricky + "\nx: 1\n"}))
+    assert "{{ b }}" not in text, "escaped"
+    unescaped = text.replace("{{ '{{' }}", "{{").replace("{{ '{%' }}", "{%").replace("{{ '{#' }}", "{#")
+    assert render_jinja(text) == unescaped.rstrip("\n")  # Jinja drops the final newline only
+    import yaml
+
+    task = yaml.safe_load(render_jinja(text))["workflow"]["tasks"][0]
+    assert task["args"] == [tricky] and task["environment"]["NOTE"] == tricky
+    assert task["files"][0]["contents"] == tricky + "\nx: 1\n"
