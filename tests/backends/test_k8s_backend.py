@@ -136,6 +136,15 @@ def test_pending_then_running(api, run_url):
     assert result.success and seen[0] == "pending" and "running" in seen
 
 
+def test_a_pod_pending_past_the_startup_timeout_is_deleted(api, run_url):
+    api.pending_s = 30  # no GPU node scales up
+    result = _run(_backend(api, startup_timeout_s=0.5), run_url)
+    assert not result.success and "stayed Pending for 0.5s (no GPU node scaled up?); deleted" in _error(result)
+    assert "Debug information for pod" in _error(result), "dagster-k8s' get_pod_debug_info"
+    _wait_gone(api)
+    assert api.pods == {}
+
+
 @pytest.mark.parametrize("kind", ["Evicted", "node-lost"])
 def test_spot_eviction_or_node_loss_resumes_from_the_store(api, run_url, kind):
     api.disruptions.append((lambda: _progress(run_url) >= 3, kind))

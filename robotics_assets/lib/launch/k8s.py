@@ -424,7 +424,7 @@ class K8sBackend(RemoteBackend):
 
     # -- optional hooks ----------------------------------------------------------------------------------------
     def startup_failure(self, name: str) -> str:
-        return (f"pod {name} stayed Pending for {self.options.startup_timeout_s:.0f}s (no GPU node scaled up?); "
+        return (f"pod {name} stayed Pending for {self.options.startup_timeout_s:g}s (no GPU node scaled up?); "
                 f"deleted. Raise backend_options.startup_timeout_s.\n{self._debug_info(name)}")
 
     def end_attempt(self, context: dg.AssetExecutionContext, name: str, reader: dg.PipesMessageReader) -> None:
