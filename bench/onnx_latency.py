@@ -51,10 +51,10 @@ def main() -> None:
     if args.run_dir:
         from trainer.evaluate import verified_checkpoint
 
-        checkpoint, _ = verified_checkpoint(args.run_dir, None)
-        obs_dim, act_dim = checkpoint_dims(checkpoint)
+        checkpoint, sha256 = verified_checkpoint(args.run_dir, None)
+        obs_dim, act_dim = checkpoint_dims(checkpoint, sha256)
     else:
-        checkpoint, obs_dim, act_dim = None, None, None
+        checkpoint, sha256, obs_dim, act_dim = None, None, None, None
     interface = task_interface(cfg, obs_dim, act_dim)
     obs_dim = int(interface.observation_space.shape[0])
     batches = [int(b) for b in args.batches.split(",")]
@@ -64,7 +64,9 @@ def main() -> None:
                               resolve_agent_cfg(cfg), scratch, training=False)
         agent = runner.agent
         if checkpoint is not None:
-            agent.load(str(checkpoint))
+            from trainer.checkpoints import load_agent
+
+            load_agent(agent, checkpoint, sha256)
         agent.enable_training_mode(False, apply_to_models=True)
         module = deterministic_policy(agent)
         onnx_path = Path(scratch) / "policy.onnx"

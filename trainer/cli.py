@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--resume", action="store_true",
                        help="continue this run from its latest verified checkpoint to the same target")
     start.add_argument("--warm-start", type=Path, metavar="CKPT",
-                       help="initialize weights from a checkpoint, then train afresh (counters start at 0)")
+                       help="initialize weights from a checkpoint, then train afresh (counters start at 0); the "
+                            "checkpoint must be listed in its run's manifest.json or match --warm-start-sha256")
+    train.add_argument("--warm-start-sha256", metavar="SHA256",
+                       help="sha256 the --warm-start checkpoint must have (the source policy's checkpoint_sha256)")
     train.add_argument("--num-envs", type=int, help="override num_envs")
     train.add_argument("--timesteps", type=int, help="override training length (timesteps per env)")
     train.add_argument("--device", help="override device: cpu, cuda, cuda:N")
@@ -154,7 +157,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # a device this machine lacks, or too small for the envs: said before anything is built or written
     capacity.check_training_device(cfg.device, cfg.num_envs, cfg.family, cfg.agent_cfg()["agent"]["rollouts"])
     if world > 1 and not started.is_distributed:
-        check_request(cfg, args.run_dir, resume=args.resume, warm_start=args.warm_start, world_size=world)
+        check_request(cfg, args.run_dir, resume=args.resume, warm_start=args.warm_start,
+                      warm_start_sha256=args.warm_start_sha256, world_size=world)
         if cfg.family == "isaaclab":  # every rank would refuse a bad --asset-root: say it once, before any starts
             from trainer.sim_assets import configure_asset_root
 
@@ -176,6 +180,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.run_dir,
             resume=args.resume,
             warm_start=args.warm_start,
+            warm_start_sha256=args.warm_start_sha256,
             tracking_uri=args.tracking_uri,
             experiment=args.experiment,
             tracking=not args.no_tracking,

@@ -61,8 +61,11 @@ def agent_cfg_for_run(cfg: TaskConfig, run_dir: Path) -> dict[str, Any]:
     return load_run_agent_cfg(saved) if saved.is_file() else cfg.agent_cfg()
 
 
-def verified_checkpoint(run_dir: Path, checkpoint: Path | None) -> tuple[Path, str]:
-    """(path, sha256) of the checkpoint to use (default: the run's best), verified against the run manifest.
+def verified_checkpoint(
+    run_dir: Path, checkpoint: Path | None, expected_sha256: str | None = None
+) -> tuple[Path, str]:
+    """(path, sha256) of the checkpoint to use (default: the run's best), verified against the run manifest and,
+    when given, against `expected_sha256` (the orchestrator's record: the manifest lives in the same writable store).
 
     Runs before anything unpickles the file; a mismatch raises trainer.checkpoints.CheckpointError.
     """
@@ -75,6 +78,8 @@ def verified_checkpoint(run_dir: Path, checkpoint: Path | None) -> tuple[Path, s
         if not path.exists() and not path.is_absolute():  # a bare name such as agent_1600.pt
             path = checkpoints.checkpoint_path(run_dir, str(checkpoint))
         entry = checkpoints.verify(path, checkpoints.read_manifest(run_dir))
+    if expected_sha256 is not None:
+        checkpoints.check_sha256(path, expected_sha256, "--checkpoint-sha256 (the policy's recorded checkpoint_sha256)")
     return path, entry["sha256"]
 
 
@@ -117,6 +122,7 @@ def restore_policy(
     skrl's Runner re-seeds torch with the agent config's seed; `seed` replaces it so that the evaluation seed, not
     the training seed, drives whatever the environment samples from torch afterwards (Isaac Lab's resets).
     """
+    from trainer import checkpoints
     from trainer.agent import build_runner
 
     agent_cfg = agent_cfg_for_run(cfg, run_dir)
@@ -125,7 +131,7 @@ def restore_policy(
     with tempfile.TemporaryDirectory(prefix="trainer-restore-") as scratch:
         runner = build_runner(env, agent_cfg, scratch, training=False)
     agent = runner.agent
-    agent.load(str(checkpoint))
+    checkpoints.load_agent(agent, checkpoint, sha256)  # weights-only, on the bytes whose sha256 was verified
     agent.enable_training_mode(False, apply_to_models=True)
     return RestoredPolicy(
         agent=agent,
@@ -235,10 +241,12 @@ def evaluate(
     seed: int | None = None,
     device: str | None = None,
     kernel_cache: str | None = None,
+    checkpoint_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate and write evaluation.json, report.md and the two PNGs into out_dir; returns the evaluation.json dict.
 
     `kernel_cache`: store prefix of the Warp kernel cache (default: TRAINER_KERNEL_CACHE; trainer/kernel_cache.py).
+    `checkpoint_sha256`: the sha256 the checkpoint must have (recorded by the orchestrator), besides the manifest's.
     """
     from trainer.envs import make_env
     from trainer.plots import plot_learning_curve, plot_return_histogram
@@ -248,7 +256,8 @@ def evaluate(
     seed = cfg.seed + 1 if seed is None else seed  # default: initial states the training's first reset did not see
     device = device or cfg.device
     started = time.perf_counter()
-    path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before the (slow) simulator start and torch.load
+    # before the (slow) simulator start and torch.load
+    path, sha256 = verified_checkpoint(run_dir, checkpoint, checkpoint_sha256)
     agent_cfg_for_run(cfg, run_dir)  # a tampered agent.yaml is refused before the simulator and torch.load
     check_config_matches_run(cfg, run_dir)
     # an evaluation pod is as fresh as a training pod: restore the compiled Warp kernels (TRAINER_KERNEL_CACHE)
@@ -308,6 +317,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, type=Path, help="task config YAML")
     parser.add_argument("--run-dir", required=True, help="training run directory (has manifest.json) or its store URI")
     parser.add_argument("--checkpoint", help="checkpoint to evaluate, path or store URI (default: the run's best)")
+    parser.add_argument("--checkpoint-sha256", metavar="SHA256",
+                        help="sha256 the checkpoint must have (the policy's recorded checkpoint_sha256); exit 2 if not")
     parser.add_argument("--out", required=True, type=Path, help="output folder for evaluation.json, report, plots")
     parser.add_argument("--episodes", type=positive_int, help="episodes K (default: the config's success.episodes)")
     parser.add_argument("--seed", type=int, help="environment seed (default: the config's seed + 1)")
@@ -340,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = evaluate(
                 cfg, run_dir, args.out, checkpoint=checkpoint, episodes=args.episodes, seed=args.seed,
-                device=args.device, kernel_cache=args.kernel_cache,
+                device=args.device, kernel_cache=args.kernel_cache, checkpoint_sha256=args.checkpoint_sha256,
             )
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -239,11 +239,11 @@ def measure_latency(
     return result
 
 
-def checkpoint_dims(checkpoint: Path) -> tuple[int, int]:
+def checkpoint_dims(checkpoint: Path, sha256: str) -> tuple[int, int]:
     """(observation_dim, action_dim) read from a (verified) skrl checkpoint's tensors."""
-    import torch
+    from trainer.checkpoints import load
 
-    modules = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    modules = load(checkpoint, sha256)  # weights-only
     policy = modules.get("policy") or {}
     scaler = modules.get("observation_preprocessor") or {}
     if "running_mean" in scaler:
@@ -362,11 +362,13 @@ def export(
     out_dir: Path,
     *,
     checkpoint: Path | None = None,
+    checkpoint_sha256: str | None = None,
     latency_iterations: int = 200,
     corrupt: Callable[[Path], None] | None = None,
 ) -> ExportResult:
     """Export the run's checkpoint (default: best) to out_dir/policy.onnx and write out_dir/export.json.
 
+    `checkpoint_sha256`: the sha256 the checkpoint must have (recorded by the orchestrator), besides the manifest's.
     `corrupt` is a test seam: it edits the temporary model before the parity check, proving a bad graph is refused.
     """
     from trainer.evaluate import (
@@ -378,10 +380,10 @@ def export(
     from trainer.storage.base import sha256_file
 
     started = time.perf_counter()
-    path, sha256 = verified_checkpoint(run_dir, checkpoint)  # before anything unpickles it
+    path, sha256 = verified_checkpoint(run_dir, checkpoint, checkpoint_sha256)  # before anything unpickles it
     agent_cfg_for_run(cfg, run_dir)  # a tampered agent.yaml is refused before the simulator and torch.load
     check_config_matches_run(cfg, run_dir)
-    obs_dim, act_dim = checkpoint_dims(path)
+    obs_dim, act_dim = checkpoint_dims(path, sha256)
     interface = task_interface(cfg, obs_dim, act_dim)
     if tuple(interface.observation_space.shape) != (obs_dim,) or tuple(interface.action_space.shape) != (act_dim,):
         raise ExportError(
@@ -488,6 +490,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, type=Path, help="task config YAML")
     parser.add_argument("--run-dir", required=True, help="training run directory (has manifest.json) or its store URI")
     parser.add_argument("--checkpoint", help="checkpoint to export, path or store URI (default: the run's best)")
+    parser.add_argument("--checkpoint-sha256", metavar="SHA256",
+                        help="sha256 the checkpoint must have (the policy's recorded checkpoint_sha256); exit 2 if not")
     parser.add_argument("--out", required=True, type=Path, help="output folder for policy.onnx and export.json")
     parser.add_argument("--latency-iterations", type=positive_int, default=200, help="timed calls per batch size")
     return parser
@@ -507,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
             check_out_dir(args.out)
             run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
             result = export(
-                cfg, run_dir, args.out, checkpoint=checkpoint, latency_iterations=args.latency_iterations
+                cfg, run_dir, args.out, checkpoint=checkpoint, checkpoint_sha256=args.checkpoint_sha256,
+                latency_iterations=args.latency_iterations,
             )
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -143,11 +143,9 @@ def _last_values(path: Path, names: tuple[str, ...]) -> dict[str, float]:
     return found
 
 
-def _load_weights_only(agent: Any, path: Path) -> None:
-    import torch
-
-    state = torch.load(path, map_location=agent.device, weights_only=False)
-    if not isinstance(state, dict) or "policy" not in state:
+def _load_weights_only(agent: Any, path: Path, sha256: str) -> None:
+    state = checkpoints.load(path, sha256, map_location=agent.device)
+    if "policy" not in state:
         raise CheckpointError(f"{path} is not a skrl agent checkpoint (no 'policy' entry)")
     for name in WEIGHT_MODULES:
         module = agent.checkpoint_modules.get(name)
@@ -155,14 +153,20 @@ def _load_weights_only(agent: Any, path: Path) -> None:
             module.load_state_dict(state[name])
 
 
-def _resolve_warm_start(path: Path) -> Path:
-    """Verify a warm-start checkpoint against its own run's manifest when it has one."""
+def _resolve_warm_start(path: Path, sha256: str | None) -> tuple[Path, str]:
+    """(path, sha256) of a warm-start checkpoint, verified: against ``sha256`` when given (the source policy's
+    ``checkpoint_sha256``), else against its own run's manifest; a checkpoint neither vouches for is refused."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"warm-start checkpoint {path} does not exist")
-    if checkpoints.read_manifest(path.parent.parent) is not None:
-        checkpoints.verify(path)
-    return path
+    if sha256:
+        return path, checkpoints.check_sha256(path, sha256, "--warm-start-sha256")
+    if checkpoints.read_manifest(path.parent.parent) is None:
+        raise CheckpointError(
+            f"warm-start checkpoint {path} cannot be verified: it has no manifest.json in its run directory; pass "
+            "--warm-start-sha256 (the source policy's checkpoint_sha256) or a checkpoint of a run directory"
+        )
+    return path, checkpoints.verify(path)["sha256"]
 
 
 def check_request(
@@ -171,9 +175,11 @@ def check_request(
     *,
     resume: bool = False,
     warm_start: str | os.PathLike | None = None,
+    warm_start_sha256: str | None = None,
     world_size: int = 1,
-) -> tuple[dict[str, Any] | None, tuple[Path, dict[str, Any]] | None, Path | None]:
-    """Read-only checks of a training request: (existing manifest, checkpoint to resume from, warm-start path).
+) -> tuple[dict[str, Any] | None, tuple[Path, dict[str, Any]] | None, tuple[Path, str] | None]:
+    """Read-only checks of a training request: (existing manifest, checkpoint to resume from, warm-start
+    (path, sha256)).
 
     Raises RunDirError / CheckpointError (bad input). Writes nothing, so a launcher of N ranks can call it first.
     """
@@ -182,8 +188,10 @@ def check_request(
     run_dir = Path(run_dir).resolve()
     old_manifest = _prepare_run_dir(cfg, run_dir, resume, world_size)
     resume_from = checkpoints.latest(run_dir, old_manifest) if old_manifest else None  # verifies sha256
-    warm_path = _resolve_warm_start(Path(warm_start)) if warm_start is not None else None
-    return old_manifest, resume_from, warm_path
+    if warm_start_sha256 and warm_start is None:
+        raise RunDirError("--warm-start-sha256 needs --warm-start (the checkpoint it verifies)")
+    warm = _resolve_warm_start(Path(warm_start), warm_start_sha256) if warm_start is not None else None
+    return old_manifest, resume_from, warm
 
 
 class _CheckpointWriter:
@@ -327,6 +335,7 @@ def train(
     *,
     resume: bool = False,
     warm_start: str | os.PathLike | None = None,
+    warm_start_sha256: str | None = None,
     tracking_uri: str | None = None,
     experiment: str | None = None,
     tracking: bool = True,
@@ -347,9 +356,10 @@ def train(
     total_envs = cfg.num_envs * world
     t_wall = time.monotonic()
     run_dir = Path(run_dir).resolve()
-    old_manifest, resume_from, warm_path = check_request(
-        cfg, run_dir, resume=resume, warm_start=warm_start, world_size=world
+    old_manifest, resume_from, warm = check_request(
+        cfg, run_dir, resume=resume, warm_start=warm_start, warm_start_sha256=warm_start_sha256, world_size=world
     )
+    warm_path = warm[0] if warm else None
     if cfg.family == "isaaclab":  # a bad --asset-root is bad input: refuse it before the run dir is written
         from trainer.sim_assets import configure_asset_root
 
@@ -458,7 +468,7 @@ def train(
                 import torch
 
                 own_rng = torch.get_rng_state()
-                agent.load(str(resume_from[0]))
+                checkpoints.load_agent(agent, resume_from[0], resume_from[1]["sha256"])  # weights-only
                 if not main:  # rank 0's generator state would make every rank draw the same exploration noise
                     torch.set_rng_state(own_rng)
                 start = state.timestep
@@ -466,7 +476,7 @@ def train(
                     _truncate_metrics(run_dir / "metrics.jsonl", start)
                     print(f"[trainer] resuming {run_dir} from {resume_from[0].name} (step {start})", flush=True)
             elif warm_path is not None:
-                _load_weights_only(agent, warm_path)
+                _load_weights_only(agent, *warm)
                 if main:
                     print(f"[trainer] warm-starting from {warm_path} (weights only; counters start at 0)", flush=True)
             agent._rollout = start  # PPO updates every `rollouts` steps; checkpoints fall on those boundaries

@@ -34,10 +34,17 @@ def main() -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--checkpoint")
+    parser.add_argument("--checkpoint-sha256")
     parser.add_argument("--out")
     args, _ = parser.parse_known_args()
     cfg = yaml.safe_load(Path(args.config).read_text())
     run_dir = Path(args.run_dir)
+    if args.step != "train":  # like the trainer: the orchestrator's recorded sha256, or exit 2
+        ckpt = run_dir / "checkpoints" / (args.checkpoint or "best_agent.pt")
+        if not args.checkpoint_sha256 or sha256(ckpt) != args.checkpoint_sha256:
+            print(f"error: checkpoint {ckpt} does not match --checkpoint-sha256 {args.checkpoint_sha256}",
+                  file=sys.stderr)
+            return 2
     with open_dagster_pipes() as pipes:
         if args.step == "train":
             ckpt = run_dir / "checkpoints" / "best_agent.pt"

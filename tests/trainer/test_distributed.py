@@ -103,10 +103,10 @@ def test_ranks_end_with_the_parameters_of_the_checkpoint(two_ranks):
     hashes = two_ranks.result["rank_parameters_sha256"]
     assert len(hashes) == RANKS and len(set(hashes)) == 1
     final = torch.load(two_ranks.run_dir / "checkpoints" / f"agent_{TIMESTEPS}.pt", map_location="cpu",
-                       weights_only=False)
+                       weights_only=True)
     assert hashes[0] == distributed.parameters_sha256({n: _StateDicts(final[n]) for n in ("policy", "value")})
     first = torch.load(two_ranks.run_dir / "checkpoints" / f"agent_{CHECKPOINT}.pt", map_location="cpu",
-                       weights_only=False)
+                       weights_only=True)
     assert hashes[0] != distributed.parameters_sha256({n: _StateDicts(first[n]) for n in ("policy", "value")})
 
 

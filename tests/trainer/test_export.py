@@ -48,7 +48,7 @@ def torch_policy(cartpole):
     config, run_dir = cartpole
     cfg = load_task_config(config)
     path, sha = verified_checkpoint(run_dir, None)
-    interface = task_interface(cfg, *checkpoint_dims(path))
+    interface = task_interface(cfg, *checkpoint_dims(path, sha))
     restored = restore_policy(spec_env(interface.observation_space, interface.action_space), cfg, run_dir, path, sha)
     return restored.agent, agent_reference(restored.agent)
 

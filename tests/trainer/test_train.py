@@ -33,14 +33,14 @@ def _policy_std(path: Path) -> float:
     """The exploration std a checkpoint's policy starts from (skrl's GaussianMixin: exp of its log_std parameter)."""
     import torch
 
-    policy = torch.load(path, map_location="cpu", weights_only=False)["policy"]
+    policy = torch.load(path, map_location="cpu", weights_only=True)["policy"]
     return float(next(v for k, v in policy.items() if k.endswith("log_std_parameter")).exp().mean())
 
 
 def _adam_steps(path: Path) -> int:
     import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=False)["optimizer"]["state"]
+    state = torch.load(path, map_location="cpu", weights_only=True)["optimizer"]["state"]
     return int(next(iter(state.values()))["step"])
 
 
@@ -230,6 +230,6 @@ def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_
     assert curves["a"] == curves["b"] == curves["eager"]
     import torch
 
-    policies = [torch.load(tmp_path / n / "checkpoints" / "agent_96.pt", weights_only=False)["policy"] for n in runs]
+    policies = [torch.load(tmp_path / n / "checkpoints" / "agent_96.pt", weights_only=True)["policy"] for n in runs]
     first = policies[0]
     assert all(p.keys() == first.keys() and all(torch.equal(p[k], first[k]) for k in p) for p in policies[1:])

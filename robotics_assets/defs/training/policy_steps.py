@@ -29,7 +29,8 @@ def run_policy_step(
     """
     task, region = task_region(context)
     policy = latest_metadata(context, "policy", context.partition_key)
-    run_dir, checkpoint = require(policy, "policy", "run_dir", "checkpoint_uri")
+    # the checkpoint's sha256 as Dagster recorded it: the run folder's own manifest sits in the same writable store
+    run_dir, checkpoint, checkpoint_sha = require(policy, "policy", "run_dir", "checkpoint_uri", "checkpoint_sha256")
     (snapshot,) = require(policy, "policy", "task_config_snapshot")
     request = LaunchRequest(
         task=task,
@@ -39,6 +40,7 @@ def run_policy_step(
         args=[
             "--run-dir", run_dir,
             "--checkpoint", checkpoint_name(checkpoint),
+            "--checkpoint-sha256", str(checkpoint_sha),
             "--out", f"{run_dir}/{'evaluation' if step == 'evaluate' else step}/{context.run.run_id}",
             *extra_args,
         ],
