@@ -228,7 +228,7 @@ def _open_kernel_cache(cfg: TaskConfig, device: str, uri: str | None) -> Any:
         return None
     from trainer.kernel_cache import KernelCache
 
-    return KernelCache.open(device, uri)
+    return KernelCache.open(device, cfg.name, uri)  # the task's own cache: its trust domain
 
 
 def evaluate(

@@ -2,8 +2,12 @@
 
 Isaac Lab on Newton compiles its Warp kernels on first use (~30 s on CPU, minutes on a GPU), and a fresh GPU pod
 starts with an empty cache every time. So the trainer, before it creates the environment, restores
-``<URI>/warp/<warp-version>/<device-key>.tar.gz`` into an empty local cache, and after training publishes a new
-tarball when kernels were compiled that the local cache did not hold at the start.
+``<URI>/<task>/warp/<warp-version>/<device-key>.tar.gz`` into an empty local cache, and after training publishes a
+new tarball when kernels were compiled that the local cache did not hold at the start.
+
+The cache is compiled native code that Warp loads into the process, so it is kept per trust domain: the task (its
+config's ``name``). A task restores only what its own trainings and evaluations published and publishes only under
+its own name; nothing of another task is ever restored (docs/backends.md says who may write where).
 
 Local layout: ``<root>/<device-key>/<warp-version>/`` (Warp appends the version folder to ``WARP_CACHE_PATH`` itself,
 so ``WARP_CACHE_PATH`` is set to ``<root>/<device-key>``). ``root`` is ``WARP_CACHE_PATH`` as the process found it
@@ -32,6 +36,7 @@ from trainer.paths import data_dir
 from trainer.storage.uris import redact_uri
 
 KERNEL_CACHE_ENV = "TRAINER_KERNEL_CACHE"  # store prefix URI; what launchers set
+_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a task name (trainer/config.py): one clean path segment
 ROOT_ENV = "TRAINER_WARP_CACHE_ROOT"
 WARP_ENV = "WARP_CACHE_PATH"
 # Warp builds a module in `<module dir>_p<pid>_t<tid>` and renames it into place; a crash leaves that folder behind.
@@ -105,8 +110,11 @@ def configure(device: str) -> Path:
     return local
 
 
-def store_key(device_key: str, version: str) -> str:
-    return f"warp/{version}/{device_key}.tar.gz"
+def store_key(domain: str, device_key: str, version: str) -> str:
+    """The tarball of one trust domain (task), Warp version and device kind under the store prefix."""
+    if not _DOMAIN.fullmatch(domain or ""):
+        raise ValueError(f"kernel cache domain {domain!r} is not a task name ({_DOMAIN.pattern})")
+    return f"{domain}/warp/{version}/{device_key}.tar.gz"
 
 
 @dataclass
@@ -211,7 +219,8 @@ def publish(uri: str, local: str | os.PathLike, key: str, baseline: set[str]) ->
 
 @dataclass
 class KernelCache:
-    """The trainer's hook: ``KernelCache.open(device, uri)`` before the env exists, ``.publish()`` after training."""
+    """The trainer's hook: ``KernelCache.open(device, domain, uri)`` before the env exists, ``.publish()`` after
+    training. ``domain`` is the task's name: the store holds one cache per task, never shared between tasks."""
 
     local: Path
     key: str
@@ -220,12 +229,12 @@ class KernelCache:
     restored: CacheStatus | None = None
 
     @classmethod
-    def open(cls, device: str, uri: str | None = None) -> KernelCache:
+    def open(cls, device: str, domain: str, uri: str | None = None) -> KernelCache:
         """Configure the per-device cache folder and restore it from ``uri`` (default: ``TRAINER_KERNEL_CACHE``)."""
         uri = uri or os.environ.get(KERNEL_CACHE_ENV) or None
         local = configure(device)
         version = warp_version()
-        key = store_key(local.parent.name, version or "unknown")
+        key = store_key(domain, local.parent.name, version or "unknown")
         restored = None
         if uri and version:
             restored = restore(uri, local, key)

@@ -448,7 +448,7 @@ def train(
     device = rank.device(cfg.device)
     # before Warp starts: per-device WARP_CACHE_PATH, restored from TRAINER_KERNEL_CACHE / --kernel-cache; never raises.
     # Ranks share the node's cache folder: rank 0 restores (and later publishes) it before the others point Warp at it.
-    kernel_cache = KernelCache.open(device) if cfg.family == "isaaclab" and main else None
+    kernel_cache = KernelCache.open(device, cfg.name) if cfg.family == "isaaclab" and main else None
     distributed.barrier()
     if cfg.family == "isaaclab" and not main:
         configure(device)

@@ -7,7 +7,6 @@ canary file never appears), and every entry point refuses it with exit 2 / Check
 from __future__ import annotations
 
 import ast
-import json
 import os
 import subprocess
 import sys
@@ -86,7 +85,7 @@ def test_export_cli_refuses_the_hostile_run_with_exit_2(hostile, tmp_path, sha_a
     proc = subprocess.run(
         [sys.executable, "-m", "trainer", "export", "--config", str(CARTPOLE_CONFIG), "--run-dir", str(run_dir),
          "--out", str(tmp_path / "out"), *extra],
-        cwd=ROOT, env=trainer_env(), capture_output=True, text=True, timeout=300,
+        check=False, cwd=ROOT, env=trainer_env(), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "not a weights-only checkpoint" in proc.stderr
@@ -110,7 +109,7 @@ def test_a_checkpoint_that_differs_from_the_orchestrators_record_is_refused_with
     proc = subprocess.run(
         [sys.executable, "-m", "trainer", "evaluate", "--config", str(CARTPOLE_CONFIG), "--run-dir", str(run_dir),
          "--out", str(tmp_path / "eval"), "--checkpoint-sha256", recorded],
-        cwd=ROOT, env=trainer_env(), capture_output=True, text=True, timeout=300,
+        check=False, cwd=ROOT, env=trainer_env(), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "does not match --checkpoint-sha256" in proc.stderr and "Traceback" not in proc.stderr
@@ -145,7 +144,7 @@ def test_warm_start_cli_without_verification_is_exit_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "trainer", "train", "--config", str(CARTPOLE_CONFIG), "--run-dir",
          str(tmp_path / "run"), "--warm-start", str(loose), "--no-tracking"],
-        cwd=ROOT, env=trainer_env(), capture_output=True, text=True, timeout=300,
+        check=False, cwd=ROOT, env=trainer_env(), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "cannot be verified" in proc.stderr and not (tmp_path / "run").exists()

@@ -142,7 +142,7 @@ def test_a_fresh_node_restores_the_kernel_cache(cartpole, tmp_path, monkeypatch)
         monkeypatch.delenv(name, raising=False)  # configure() below sets them for this process; undone afterwards
     warm = kc.configure("cpu")  # this session's cache, filled by the trained fixture
     trained = kc.cache_files(warm)
-    key = kc.store_key("cpu", kc.warp_version())
+    key = kc.store_key("cartpole", "cpu", kc.warp_version())  # the task the fixture trained
     store = f"file://{tmp_path / 'store'}"
     assert kc.publish(store, warm, key, baseline=set()).action == "published"
     fresh = tmp_path / "fresh-node"

@@ -116,7 +116,11 @@ def with_task_gpus(request: LaunchRequest) -> LaunchRequest:
 
 
 def kernel_cache_env(settings: Settings, region: str) -> dict[str, str]:
-    """`TRAINER_KERNEL_CACHE` for the region's trainer processes (a fresh GPU pod restores compiled Warp kernels)."""
+    """`TRAINER_KERNEL_CACHE` for the region's trainer processes (a fresh GPU pod restores compiled Warp kernels).
+
+    One prefix per region; the trainer keeps one cache per task beneath it (`<prefix>/<task>/...`, its trust
+    domain: trainer/kernel_cache.py), so the launchers never hand one task's compiled code to another.
+    """
     from trainer.kernel_cache import KERNEL_CACHE_ENV
 
     uri = settings.kernel_cache_uri(region)
