@@ -56,7 +56,7 @@ def hostile(tmp_path):
 
 
 def test_a_forged_manifest_does_not_make_a_pickle_loadable(hostile):
-    run_dir, path, sha, _ = hostile
+    _, path, sha, _ = hostile
     assert checkpoints.verify(path)["sha256"] == sha  # the manifest alone vouches for it ...
     with pytest.raises(CheckpointError, match="not a weights-only checkpoint.*refusing to unpickle"):
         checkpoints.load(path, sha)  # ... but the weights-only unpickler refuses the callable
