@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 SAMPLE_REGIONS = ROOT / "infra_tf" / "examples" / "regions.sample.json"
 CHAIN = ["policy", "evaluation_report", "onnx_policy", "deployed_policy"]
-STANDIN = {"module": "tests.assets.standin_trainer"}
+# the local backend passes only allowlisted variables: the stand-in's knob is named explicitly
+STANDIN = {"module": "tests.assets.standin_trainer", "pass_env": ["STANDIN_MEAN_RETURN"]}
 
 
 def write_settings(folder: Path, *, standin: bool, regions=("eastus", "westeurope"), mlflow_db=None, **extra) -> Path:
