@@ -10,6 +10,7 @@ from robotics_assets.lib.automation import conditions
 from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.partitions import region_partitions
 from robotics_assets.lib.registry import MLflowRegistry
+from robotics_assets.lib.secrets import install_process_redaction
 from robotics_assets.lib.settings import current_settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ def automation_sensor(running: bool) -> dg.AutomationConditionSensorDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    install_process_redaction()  # every log record of this code location's processes, before anything logs
     automation = conditions()
     with warnings.catch_warnings():  # map_asset_specs is a preview API; it is exactly the tool for this
         warnings.simplefilter("ignore", dg.PreviewWarning)

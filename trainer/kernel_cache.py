@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from trainer.paths import data_dir
+from trainer.redaction import redact_credentials
 from trainer.storage.uris import redact_uri
 
 KERNEL_CACHE_ENV = "TRAINER_KERNEL_CACHE"  # store prefix URI; what launchers set
@@ -276,7 +277,7 @@ def _failed(what: str, shown: str, uri: str, error: Exception, t0: float) -> Cac
     message = str(error).replace(str(uri), redact_uri(uri))
     if "?" in str(uri):
         message = message.replace(str(uri).split("?", 1)[1], "<redacted>")
-    message = re.sub(r"(AccountKey|SharedAccessSignature|sig)=[^;&\s'\"]+", r"\1=<redacted>", message)
+    message = redact_credentials(message)  # what the SDK quoted: a connection string, a SAS, a token
     reason = f"{type(error).__name__}: {message}"
     print(f"[trainer] warning: kernel cache {what} skipped ({shown}): {reason}; Warp compiles what it needs",
           flush=True)

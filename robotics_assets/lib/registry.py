@@ -58,7 +58,19 @@ class MLflowRegistry(dg.ConfigurableResource):
     ui_url: str | None = None  # e.g. http://127.0.0.1:5000 for `mlflow ui`; used only to build links
 
     def uri(self) -> str:
-        return self.tracking_uri or current_settings().mlflow_tracking_uri
+        """The tracking URI; one that carries credentials is refused like every other URL of the settings: it
+        travels in trainer arguments, run logs and metadata (the error names the field, never the value)."""
+        if self.tracking_uri:
+            from robotics_assets.lib.secrets import has_credentials
+
+            if has_credentials(self.tracking_uri):
+                raise ValueError(
+                    "resources.mlflow.config.tracking_uri: the URL carries credentials (a password, token or SAS "
+                    "signature), which would show in run logs and metadata; remove them and set "
+                    "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) for the server"
+                )
+            return self.tracking_uri
+        return current_settings().mlflow_tracking_uri
 
     def experiment_name(self, task: str) -> str:
         return f"{current_settings().raw.mlflow_experiment_prefix}-{task}"
@@ -69,7 +81,14 @@ class MLflowRegistry(dg.ConfigurableResource):
     def _ui(self) -> str:
         tracking = self.uri()
         served = tracking if tracking.startswith(("http://", "https://")) else None  # an MLflow server is its own UI
-        return (self.ui_url or os.environ.get("MLFLOW_UI_URL") or served or "http://127.0.0.1:5000").rstrip("/")
+        ui = self.ui_url or os.environ.get("MLFLOW_UI_URL")
+        if ui:
+            from robotics_assets.lib.secrets import has_credentials
+
+            if has_credentials(ui):  # run and model links land in metadata
+                raise ValueError("resources.mlflow.config.ui_url (or MLFLOW_UI_URL): the URL carries credentials, "
+                                 "which would show in asset metadata; give the UI's plain address")
+        return (ui or served or "http://127.0.0.1:5000").rstrip("/")
 
     def run_url(self, run_id: str, experiment_id: str | None = None) -> str:
         exp = experiment_id or self._client().get_run(run_id).info.experiment_id

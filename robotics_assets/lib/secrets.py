@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,19 +16,15 @@ from typing import Any, Protocol
 
 import dagster as dg
 
+from trainer.redaction import (  # one list of credential shapes, shared with the trainer
+    MASK,
+    redact_credentials,
+)
+
 BACKEND_ENV = "ROBOTICS_SECRETS_BACKEND"  # env (default) | keyvault
 KEY_VAULT_ENV = "ROBOTICS_KEY_VAULT_URI"
 SECRETS_DIR_ENV = "ROBOTICS_SECRETS_DIR"  # a mounted folder of one file per secret (k8s Secret / CSI driver)
-MASK = "***"
 _MIN_LEN = 6  # shorter values would mask ordinary words
-
-# Credential shapes that are secret whoever produced them (a connection string printed by a library, say).
-_PATTERNS = [
-    re.compile(r"(?i)((?:AccountKey|SharedAccessSignature|SharedAccessKey|password|pwd)=)([^;&\s\"']+)"),
-    re.compile(r"(?i)([?&]sig=)([^&\s\"']+)"),
-    re.compile(r"(?i)(Bearer\s+)([A-Za-z0-9\-_.~+/]{8,}=*)"),
-    re.compile(r"(?i)(://[^:/@\s]+:)([^@\s]+)(@)"),  # user:password@host in URLs
-]
 
 
 class SecretError(LookupError):
@@ -58,37 +53,69 @@ def redact(text: Any) -> str:
         known = sorted(_known, key=len, reverse=True)
     for value in known:
         out = out.replace(value, MASK)
-    for pattern in _PATTERNS:
-        out = pattern.sub(lambda m: m.group(1) + MASK + (m.group(3) if m.lastindex and m.lastindex >= 3 else ""), out)
-    return out
-
+    return redact_credentials(out)
 
 
 def has_credentials(text: str) -> bool:
     """Whether ``redact`` would mask something in ``text`` (a password in a URL, a SAS `sig=`, a key, a known secret)."""
     return redact(text) != str(text)
 
+
+def _scrub(record: logging.LogRecord) -> None:
+    """Rewrite a record's message and traceback with ``redact`` (the traceback becomes text: frames may quote
+    credentials in their locals' reprs)."""
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed format/args pair: leave it to logging's own error report
+        return
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that rewrites each record's message with ``redact``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
+        _scrub(record)
         return True
 
 
 def install_redaction(*loggers: logging.Logger) -> None:
+    """Redact what passes through ``loggers`` and their handlers (see ``install_process_redaction`` for all)."""
     for logger in loggers or (logging.getLogger(),):
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
         for handler in logger.handlers:
             if not any(isinstance(f, RedactingFilter) for f in handler.filters):
                 handler.addFilter(RedactingFilter())
+
+
+def install_process_redaction() -> None:
+    """Redact every log record this process creates, whatever logger or handler it goes to.
+
+    A logger's filter sees only records logged on that very logger, and handlers come and go (Dagster adds its
+    own per run); the record factory is the one place every record passes, Dagster's ``context.log`` (Pipes
+    messages from the trainer included) and library loggers alike. Idempotent; the code location's definitions
+    install it, so the code server, the daemon's sensor ticks and every run worker redact.
+    """
+    with _lock:
+        base = logging.getLogRecordFactory()
+        if getattr(base, "redacting", False):
+            return
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = base(*args, **kwargs)
+            _scrub(record)
+            return record
+
+        factory.redacting = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(factory)
 
 
 class EnvSecrets:

@@ -135,3 +135,75 @@ def test_the_secret_scanner_finds_what_it_looks_for(tmp_path):
     assert any(h.startswith("text #0") for h in hits)
     assert any("event" in h for h in hits)
     assert find_secret("not-present-anywhere-x1", folders=[tmp_path], instance=instance) == []
+
+
+JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvc21vLXVzZXIiLCJleHAiOjE3MDB9.c2lnbmF0dXJlLWJ5dGVz"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        (f"token exchange answered {JWT} for the pool", JWT, "token exchange answered *** for the pool"),
+        ('{"AccountName": "acct", "AccountKey": "a2V5LWJ5dGVzLTAxMjM=="}', "a2V5LWJ5dGVzLTAxMjM==",
+         '"AccountKey": "***"'),
+        ("next=https%3A%2F%2Fa.blob.core.windows.net%2Fc%3Fsv%3D2024%26sig%3DAbC%252Fdef%26se%3D2030 done",
+         "AbC%252Fdef", "sig%3D***%26se%3D2030 done"),
+        ("grant_type=client_credentials&client_secret=Zx9~secret.value&scope=x", "Zx9~secret.value",
+         "client_secret=***&scope=x"),
+        ("env: OSMO_TOKEN=tok-0123456789abcdef HOME=/root", "tok-0123456789abcdef", "OSMO_TOKEN=*** HOME=/root"),
+        ("export github_token=ghp_0123456789abcdefghij", "ghp_0123456789abcdefghij", "github_token=***"),
+        ('{"access_token": "opaque-access-value-123", "expires_in": 300}', "opaque-access-value-123",
+         '"access_token": "***", "expires_in": 300'),
+    ],
+)
+def test_credential_shapes_are_masked(text, secret, kept):
+    from trainer.redaction import redact_credentials
+
+    assert secret not in redact(text) and kept in redact(text)
+    assert redact_credentials(text) == redact(text)  # the trainer's list is the code location's list
+
+
+def test_ordinary_text_is_left_alone():
+    text = "partition eastus|cartpole: PARTITION_KEY=eastus, 3 tokens of text, signature check ok, eyJ-not-a-jwt"
+    assert redact(text) == text
+
+
+def test_the_code_location_redacts_every_log_record(monkeypatch, tmp_path):
+    """Loading the definitions installs redaction for the whole process: Dagster's context.log (where Pipes lines
+    from the trainer land) and any library's logger, including tracebacks, reach the event log masked."""
+    from robotics_assets.definitions import defs
+
+    monkeypatch.setenv("ROBOTICS_DATA_DIR", str(tmp_path))
+    defs()
+
+    @dg.asset
+    def chatty(context):
+        context.log.info(f"pipes line: Authorization granted {JWT}")
+        logging.getLogger("some.library").warning("retrying with client_secret=%s", "planted-client-secret")
+        try:
+            raise RuntimeError('response {"AccountKey": "planted-account-key"}')
+        except RuntimeError:
+            context.log.exception("request failed")
+
+    instance = dg.DagsterInstance.ephemeral(settings={"python_logs": {"managed_python_loggers": ["some.library"]}})
+    result = dg.materialize([chatty], instance=instance)
+    assert result.success
+    records = instance.all_logs(result.run_id)
+    messages = " ".join(e.user_message for e in records)
+    assert "pipes line: Authorization granted ***" in messages and "client_secret=***" in messages
+    dumped = "".join(repr(e) for e in records)
+    for leaked in (JWT, "planted-client-secret", "planted-account-key"):
+        assert leaked not in dumped
+
+
+def test_an_mlflow_tracking_uri_with_credentials_is_refused():
+    from robotics_assets.lib.registry import MLflowRegistry
+
+    for uri in ("https://user:hunter2-password@mlflow.example.com", f"https://mlflow.example.com/?token={JWT}"):
+        with pytest.raises(ValueError, match="resources.mlflow.config.tracking_uri: the URL carries credentials") as e:
+            MLflowRegistry(tracking_uri=uri).uri()
+        assert "hunter2" not in str(e.value) and JWT not in str(e.value)
+    assert MLflowRegistry(tracking_uri="https://mlflow.example.com").uri() == "https://mlflow.example.com"
+    with pytest.raises(ValueError, match="ui_url.*carries credentials"):
+        MLflowRegistry(tracking_uri="https://mlflow.example.com",
+                       ui_url="https://u:pw-secret-value@ui.example.com")._ui()
