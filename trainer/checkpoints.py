@@ -111,10 +111,13 @@ def load(path: Path, sha256: str, *, map_location: Any = "cpu") -> dict[str, Any
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - UnpicklingError, or torch's RuntimeError around it
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        # torch's message is a page of advice; the line that names what the pickle asked for is the useful one
+        why = next((line for line in lines if "unsupported" in line.lower() and "GLOBAL" in line),
+                   lines[0] if lines else type(exc).__name__)
         raise CheckpointError(
             f"checkpoint {path} is not a weights-only checkpoint (tensors, numbers, lists and dicts); refusing to "
-            f"unpickle it: {first[:300]}"
+            f"unpickle it: {why[:300]}"
         ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of modules")
@@ -177,8 +180,8 @@ def check_sha256(path: Path, expected: str, source: str) -> str:
     actual = sha256_file(path)
     if actual != expected:
         raise CheckpointError(
-            f"checkpoint {path} does not match {source}: sha256 {actual[:16]}... != {expected[:16]}... (the run "
-            "folder was changed after the orchestrator recorded it; refusing to load it)"
+            f"checkpoint {path} does not match {source}: sha256 {actual[:16]}... != {expected[:16]}... (the file "
+            "changed after that sha256 was recorded; refusing to load it)"
         )
     return actual
 

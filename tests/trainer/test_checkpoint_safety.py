@@ -58,8 +58,8 @@ def hostile(tmp_path):
 def test_a_forged_manifest_does_not_make_a_pickle_loadable(hostile):
     _, path, sha, _ = hostile
     assert checkpoints.verify(path)["sha256"] == sha  # the manifest alone vouches for it ...
-    with pytest.raises(CheckpointError, match="not a weights-only checkpoint.*refusing to unpickle"):
-        checkpoints.load(path, sha)  # ... but the weights-only unpickler refuses the callable
+    with pytest.raises(CheckpointError, match="not a weights-only checkpoint.*unsupported GLOBAL os.makedirs"):
+        checkpoints.load(path, sha)  # ... but the weights-only unpickler refuses the callable, naming it
 
 
 def test_evaluate_and_resume_refuse_the_hostile_checkpoint_through_the_agent(hostile):

@@ -195,7 +195,7 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     warm_dir = tmp_path / "warm"
     best = trained_cartpole.run_dir / "checkpoints" / "best_agent.pt"
     run_trainer("train", "--config", config, "--run-dir", warm_dir, "--warm-start", best, "--timesteps", "64",
-                "--no-tracking")
+                "--warm-start-sha256", trained_cartpole.result["best_checkpoint_sha256"], "--no-tracking")
     warm = json.loads((warm_dir / "train_result.json").read_text())
     assert warm["start_timestep"] == 0 and warm["warm_started_from"] == str(best)
     warm_metrics = read_metrics(warm_dir)
