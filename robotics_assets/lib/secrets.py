@@ -57,7 +57,8 @@ def redact(text: Any) -> str:
 
 
 def has_credentials(text: str) -> bool:
-    """Whether ``redact`` would mask something in ``text`` (a password in a URL, a SAS `sig=`, a key, a known secret)."""
+    """Whether ``redact`` would mask something in ``text`` (a password in a URL, a SAS `sig=`, a key, a token, a
+    known secret)."""
     return redact(text) != str(text)
 
 

@@ -32,7 +32,8 @@ def _container(azurite, name):
 def test_cartpole_chain_on_azurite_and_mlflow_server(azurite, mlflow_server, tmp_path, monkeypatch, capfd):
     artifact_uri = f"{azurite.blob_endpoint}/checkpoints/cartpole/eastus/chain"
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-    monkeypatch.setenv("ROBOTICS_PLANTED_SECRET", PLANTED)  # every process of the run inherits it
+    # the code location and its run workers inherit it; the local trainer's environment is allowlisted (launch/local.py)
+    monkeypatch.setenv("ROBOTICS_PLANTED_SECRET", PLANTED)
     monkeypatch.setenv("MLFLOW_UI_URL", mlflow_server.url)  # the server is also the UI that run links point at
     monkeypatch.setenv("WARP_CACHE_PATH", str(HERE.parents[1] / ".data" / "warp_cache"))
     settings = write_settings(

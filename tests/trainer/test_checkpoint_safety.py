@@ -164,7 +164,8 @@ def test_what_the_trainer_saves_loads_weights_only_with_training_state(tmp_path)
     checkpoints.atomic_torch_save(modules, path)
     sha = checkpoints.sha256_file(path)
     raw = torch.load(path, weights_only=True)  # torch's own weights-only unpickler
-    assert type(raw["training_state"]["best_reward"]) is float and raw["training_state"]["torch_rng"].dtype == torch.uint8
+    assert type(raw["training_state"]["best_reward"]) is float
+    assert raw["training_state"]["torch_rng"].dtype == torch.uint8
 
     fresh = _agent()
     checkpoints.load_agent(fresh, path, sha)
