@@ -157,10 +157,13 @@ JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvc21vLXVzZXIiLCJleHAiOjE3
     ],
 )
 def test_credential_shapes_are_masked(text, secret, kept):
+    from robotics_assets.lib.secrets import MASK
+    from trainer.redaction import MASK as TRAINER_MASK
     from trainer.redaction import redact_credentials
 
     assert secret not in redact(text) and kept in redact(text)
     assert redact_credentials(text) == redact(text)  # the trainer's list is the code location's list
+    assert MASK in redact(text) and TRAINER_MASK == MASK
 
 
 def test_ordinary_text_is_left_alone():
