@@ -50,8 +50,9 @@ def run_one(config: Path, capability: str, seed: int, work: Path, random_policy:
            "ROBOTICS_DATA_DIR": str(ROOT / ".data")}
     run_dir, out = work / f"{capability}-{seed}", work / f"{capability}-{seed}-eval"
     t0 = time.perf_counter()
-    # a random policy: the same network, never updated (0 timesteps trains nothing; the checkpoint is the init)
-    timesteps = ["--timesteps", "0"] if random_policy else []
+    # an (almost) untrained policy: one rollout and one PPO update (16 steps per env), the smallest run that
+    # writes a checkpoint
+    timesteps = ["--timesteps", "16"] if random_policy else []
     _trainer(["train", "--config", str(config), "--run-dir", str(run_dir), "--seed", str(seed), "--no-tracking",
               *timesteps], env)
     train_s = time.perf_counter() - t0
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--capabilities", default=",".join(CAPABILITIES), help="comma-separated: default,avx2,avx512")
     parser.add_argument("--seeds", default="42,1,7", help="comma-separated seeds")
-    parser.add_argument("--random", action="store_true", help="evaluate the untrained policy (must fail the gate)")
+    parser.add_argument("--random", action="store_true", help="evaluate a policy after one PPO update (must fail the gate)")
     args = parser.parse_args()
     criteria = _criteria(args.config)
     rows = []

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from robotics_assets.defs.deployment.assets import local_path
 from tests.assets.conftest import latest, materialize, mkey
@@ -35,10 +36,10 @@ def test_impossible_gate_stops_export_and_deployment(real_chain):
     """Re-evaluate the trained checkpoint under an impossible criterion (no retraining: reuse the checkpoint)."""
     instance, defs, folder = real_chain["instance"], real_chain["defs"], real_chain["folder"]
     trained = latest(instance, "policy", mkey("cartpole", "eastus"))
-    hard = Path(trained["task_config_snapshot"]).read_text().replace("min_mean_episode_length: 80",
-                                                                     "min_mean_episode_length: 100000")
+    hard = yaml.safe_load(Path(trained["task_config_snapshot"]).read_text())
+    hard["success"]["min_mean_episode_length"] = 100000
     hard_path = folder / "hard_config.yaml"
-    hard_path.write_text(hard)
+    hard_path.write_text(yaml.safe_dump(hard, sort_keys=False))
     instance.add_dynamic_partitions("task", ["cartpole-hard"])
     key = mkey("cartpole-hard", "eastus")
     instance.report_runless_asset_event(dg.AssetMaterialization(
