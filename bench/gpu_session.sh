@@ -3,9 +3,11 @@
 # with its results under $OUT. One verb per device call (a call's command is short and runs ≤ 10 min; a warm machine
 # keeps /tmp between calls made back to back):
 #   stage X            copy the carried chunk .wz/X.d into /tmp/wz (one chunk per call)
-#   tests              the CUDA tests (tests/trainer/test_graphs.py, test_lean.py)
+#   tests              the CUDA tests (tests/trainer/test_graphs.py, test_lean.py) and every switch of the shipped
+#                      GPU configs really on (tests/trainer/test_performance.py, two PPO updates of each)
 #   kernels            bench/gpu_kernels.py: tiny kernels eager vs graphed, the PPO mini-batch step variants
 #   throughput [ARGS]  bench/gpu_throughput.py: baselines A and B and our trainer in one invocation
+#   ant [ARGS]         bench/gpu_ant.py: Isaac-Ant-Direct, Isaac Lab's own CLI vs our trainer (curves, rates)
 #   profile [ARGS]     bench/gpu_profile.py (default --mode phases --timesteps 320)
 #   sweep VARIANT...   bench/gpu_sweep.py, one JSON variant per argument
 #   multi N            bench/multi_gpu.py --gpus N
@@ -15,7 +17,7 @@
 # `scripts/gpu_bundle.sh DIR` puts those files from DIR into the last chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-verb=${1:?usage: bench/gpu_session.sh stage X | tests | kernels | throughput | profile | sweep VARIANT... | multi N}
+verb=${1:?usage: bench/gpu_session.sh stage X | tests | kernels | throughput | ant | profile | sweep VARIANT... | multi N}
 shift
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast here
 if [ "$verb" = stage ]; then
@@ -59,7 +61,9 @@ nvidia-smi --query-gpu=name,driver_version,pstate,clocks.sm,clocks.max.sm --form
 status=0
 case "$verb" in
   tests) python3 -m pytest --noconftest -p no:cacheprovider -q tests/trainer/test_graphs.py tests/trainer/test_lean.py \
-           2>&1 | tee "$out/tests.log" || status=$? ;;
+           "tests/trainer/test_performance.py" -k "not test_every_switch or gpu" 2>&1 | tee "$out/tests.log" \
+           || status=$? ;;
+  ant) python3 bench/gpu_ant.py --out "$out/ant.json" "$@" || status=$? ;;
   kernels) python3 bench/gpu_kernels.py --out "$out/kernels.json" "$@" || status=$? ;;
   throughput) python3 bench/gpu_throughput.py --num-envs 4096 16384 --skip stock cold --baseline-iterations 50 \
                 --raw-steps 300 --out "$out/throughput.json" "$@" || status=$? ;;

@@ -7,6 +7,8 @@ Runs, each in its own process so nothing is shared but the Warp kernel cache:
   isaaclab   baseline A: Isaac Lab 3.0's own `python -m isaaclab train --rl_library skrl` (default runtime; also
              with `--frontend warp` when listed in `--frontends`)
   stock      our trainer with skrl's stock PPO loop (`performance.lean: false`)
+  nographs   our trainer as shipped but `performance.cuda_graphs: false` (what the CLI ran before the switch was
+             wired into trainer/train.py)
   ours       our trainer as shipped for GPUs (task_configs/cartpole_gpu.yaml)
 and prints env-steps/s, time to solve (mean episode length >= 95 % of max, from metrics.jsonl) and the ratios the
 GPU-throughput issue sets targets for. Also times a cold and a warm start (Warp kernel cache empty vs filled) to the
@@ -104,7 +106,7 @@ def ours(config: Path, num_envs: int, workdir: Path, label: str, overrides: dict
         "time_to_solve_s": solved["wall_s"] if solved else None,
         "env_steps_to_solve": solved["env_steps"] if solved else None,
         "final_mean_episode_length": result.get("final_mean_episode_length"),
-        "cuda_graphs": result.get("cuda_graphs"),
+        "performance": result.get("performance"),
         "start_to_first_step_s": float(first.group(1)) if first else None,
         "since_launch_s": round(time.monotonic() - t0, 1),
         # per metrics point: [env-steps, wall s, PPO update ms, mean episode length]; shows whether an iteration's
@@ -123,7 +125,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, nargs="+", default=[4096, 16384])
     parser.add_argument("--baseline-iterations", type=int, default=100)
     parser.add_argument("--raw-steps", type=int, default=500)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "isaaclab", "stock", "cold"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "isaaclab", "stock", "nographs", "cold"])
     parser.add_argument("--kernel-cache", metavar="URI",
                         help="first, start once restoring the Warp kernel cache from this store prefix into the "
                              "(empty) default cache, and time it to the first training step")
@@ -185,6 +187,9 @@ def main() -> None:
                         run[f"baseline_a_{frontend}"] = baseline_a(n, args.baseline_iterations, frontend)
             if "stock" not in args.skip:
                 run["stock"] = ours(config, n, work, "stock", {"performance": {"lean": False}})
+            if "nographs" not in args.skip:
+                shipped = yaml.safe_load(config.read_text()).get("performance", {})
+                run["nographs"] = ours(config, n, work, "nographs", {"performance": {**shipped, "cuda_graphs": False}})
             run["ours"] = ours(config, n, work, "ours")
             o = run["ours"]["env_steps_per_s"]
             ratios = {}
@@ -196,6 +201,8 @@ def main() -> None:
                 ratios["ours_vs_baseline_a"] = o / run["baseline_a"]["env_steps_per_s"]
             for key in [k for k in run if k.startswith("baseline_a_")]:
                 ratios[f"ours_vs_{key}"] = o / run[key]["env_steps_per_s"]
+            if "nographs" in run:
+                ratios["ours_vs_nographs"] = o / run["nographs"]["env_steps_per_s"]
             if "stock" in run:
                 ratios["ours_vs_stock"] = o / run["stock"]["env_steps_per_s"]
             run["ratios"] = {k: round(v, 3) for k, v in ratios.items()}

@@ -1,9 +1,16 @@
-"""Offline USD asset root for Isaac Lab, so Cartpole trains without NVIDIA's asset server.
+"""Offline USD asset root for Isaac Lab, so Cartpole and Ant train without NVIDIA's asset server.
 
 Isaac Lab resolves robot USDs under `ISAACSIM_ASSET_ROOT` (read once, when `isaaclab.utils.assets` is imported), and
-by default that is a remote server this machine cannot reach. The isaaclab wheel ships a flattened Cartpole test
-stage; we rebuild `cartpole.usd` (bodies, joints, masses) and a collision ground plane from it with `pxr`, cache the
-result under `.data/sim_assets/<wheel-hash>/` and point `ISAACSIM_ASSET_ROOT` there.
+by default that is a remote server this machine cannot reach. From what the installed wheels ship we build, with
+`pxr`, and cache under `.data/sim_assets/<wheels-hash>/` (then point `ISAACSIM_ASSET_ROOT` there):
+- `cartpole.usd` (bodies, joints, masses), rebuilt from the flattened Cartpole test stage of the isaaclab wheel;
+- the Ant of `Isaac-Ant-Direct`, from the newton wheel's `examples/assets/ant.usda`: the same MuJoCo ant (joint names,
+  body layout, joint limits) as Isaac Lab's, but authored with `physics:density = 1`, which makes every body 5x
+  lighter than the ant Isaac Lab's task was tuned on (MuJoCo's and Isaac Gym's `nv_ant.xml`, density 5: 0.91 kg in
+  all; newton ships that file too). We set density 5, so the masses match (tests/trainer/test_sim_assets.py checks
+  them, and the joint limits, against newton's import of `nv_ant.xml`). Gear ratios (15) and the termination height
+  (0.31 m) are the task's, not the asset's;
+- a collision ground plane.
 
 Asset root setting (`--asset-root` / `ROBOTICS_ASSET_ROOT`):
   `local` (default)  the offline root built here
@@ -26,6 +33,11 @@ ENV_VAR = "ROBOTICS_ASSET_ROOT"
 GOLDEN_STAGE = "isaaclab/source/isaaclab_tasks/test/golden_stages/cartpole/newton-isaacsim_rtx_renderer-rgb.usda"
 CARTPOLE_USD = "Isaac/IsaacLab/Robots/Classic/Cartpole/cartpole.usd"
 GROUND_PLANE = "Isaac/IsaacLab/Environments/Grid/default_ground_plane_checker_v1/default_ground_plane.usda"
+ANT_SOURCE = "newton/examples/assets/ant.usda"
+ANT_USD = "Isaac/Robots/IsaacSim/Ant/ant_instanceable.usd"
+ANT_DENSITY = 5.0  # kg/m^3 of every ant body, as in MuJoCo's ant and Isaac Gym's nv_ant.xml
+BUILT = (CARTPOLE_USD, ANT_USD, GROUND_PLANE)
+_LAYOUT = "2"  # bump when what is built changes, so cached roots are rebuilt
 
 _GROUND_PLANE_USDA = """#usda 1.0
 (
@@ -51,25 +63,34 @@ class AssetError(RuntimeError):
     """The offline asset root cannot be built (e.g. isaaclab is not installed)."""
 
 
-def _isaaclab_dist() -> importlib.metadata.Distribution:
+def _dist(name: str = "isaaclab") -> importlib.metadata.Distribution:
     try:
-        return importlib.metadata.distribution("isaaclab")
+        return importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
-        raise AssetError("isaaclab is not installed: run scripts/setup.sh (installs the [trainer] extra)") from None
+        raise AssetError(f"{name} is not installed: run scripts/setup.sh (installs the [trainer] extra)") from None
 
 
 def golden_stage_path() -> Path:
-    path = Path(_isaaclab_dist().locate_file(GOLDEN_STAGE))
+    path = Path(_dist().locate_file(GOLDEN_STAGE))
     if not path.is_file():
         raise AssetError(f"the installed isaaclab wheel has no golden Cartpole stage at {path}")
     return path
 
 
+def ant_source_path() -> Path:
+    path = Path(_dist("newton").locate_file(ANT_SOURCE))
+    if not path.is_file():
+        raise AssetError(f"the installed newton wheel has no {ANT_SOURCE} (at {path})")
+    return path
+
+
 def wheel_hash() -> str:
-    """Changes whenever the installed isaaclab wheel does (its RECORD lists every file's hash)."""
-    dist = _isaaclab_dist()
-    record = dist.read_text("RECORD") or dist.version
-    return hashlib.sha256(record.encode()).hexdigest()[:16]
+    """Changes whenever the installed isaaclab or newton wheel does (a RECORD lists every file's hash)."""
+    digest = hashlib.sha256(_LAYOUT.encode())
+    for name in ("isaaclab", "newton"):
+        dist = _dist(name)
+        digest.update((dist.read_text("RECORD") or dist.version).encode())
+    return digest.hexdigest()[:16]
 
 
 def _write_cartpole(golden: Path, out: Path) -> None:
@@ -102,17 +123,36 @@ def _write_cartpole(golden: Path, out: Path) -> None:
         raise AssetError(f"rebuilt {out} has no /Robot prim")
 
 
+def _write_ant(source: Path, out: Path) -> None:
+    """The `/ant` articulation of newton's ant.usda alone (no light, no physics scene), bodies at density 5."""
+    from pxr import Sdf, Usd, UsdPhysics
+
+    src = Sdf.Layer.FindOrOpen(str(source))
+    dst = Sdf.Layer.CreateAnonymous(".usda")
+    dst.ImportFromString('#usda 1.0\n(\n defaultPrim = "ant"\n metersPerUnit = 1\n kilogramsPerUnit = 1\n upAxis = "Z"\n)\n')
+    Sdf.CopySpec(src, "/ant", dst, "/ant")
+    stage = Usd.Stage.Open(dst)
+    bodies = [p for p in stage.Traverse() if p.HasAPI(UsdPhysics.RigidBodyAPI)]
+    if len(bodies) != 9:
+        raise AssetError(f"{source}: expected the ant's 9 rigid bodies, found {len(bodies)}")
+    for body in bodies:
+        UsdPhysics.MassAPI.Apply(body).CreateDensityAttr().Set(ANT_DENSITY)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dst.ExportToString(), encoding="utf-8")
+
+
 def offline_asset_root(*, rebuild: bool = False) -> Path:
     """Build (once per isaaclab wheel) and return the offline asset root."""
     cache = data_dir() / "sim_assets"
     final = cache / wheel_hash()
-    if (final / CARTPOLE_USD).is_file() and not rebuild:
+    if all((final / name).is_file() for name in BUILT) and not rebuild:
         return final
     cache.mkdir(parents=True, exist_ok=True)
     # Build beside the final folder and rename: readers never see a half-written root, even if we are killed.
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
     try:
         _write_cartpole(golden_stage_path(), tmp / CARTPOLE_USD)
+        _write_ant(ant_source_path(), tmp / ANT_USD)
         (tmp / GROUND_PLANE).parent.mkdir(parents=True, exist_ok=True)
         (tmp / GROUND_PLANE).write_text(_GROUND_PLANE_USDA, encoding="utf-8")
         if final.exists():

@@ -72,7 +72,9 @@ class TrainResult:
     world_size: int = 1  # processes (ranks) that trained together
     total_envs: int = 0  # num_envs * world_size; env_steps counts them all
     rank_parameters_sha256: list[str] | None = None  # per rank, after training: equal when the ranks stayed in sync
-    cuda_graphs: dict[str, bool] | None = None  # which PPO paths ran as CUDA graphs (trainer/graphs.py) on rank 0
+    # the `performance:` switches requested here, observed active on rank 0, and requested but off
+    # (trainer/performance.py)
+    performance: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
@@ -461,7 +463,7 @@ def train(
             if cfg.performance.lean:  # before any load, so a resumed optimizer state lands in the fused Adam
                 from trainer.lean import make_lean
 
-                make_lean(agent, cfg.num_envs)
+                make_lean(agent, cfg.num_envs, cuda_graphs=cfg.performance.cuda_graphs)
             state = agent.checkpoint_modules["training_state"]
             start = 0
             if resume_from is not None:
@@ -506,8 +508,9 @@ def train(
             rank_hashes = distributed.gather_object(
                 distributed.parameters_sha256({n: agent.checkpoint_modules[n] for n in ("policy", "value")})
             )
-            graphs_used = {"act": getattr(agent, "_graphed_act", None) is not None,
-                           "update": getattr(agent, "_graphed_mini_batch", None) is not None}
+            from trainer.performance import report
+
+            performance = report(cfg, agent, env, str(device))
             if metrics_writer is not None:
                 progress.update(cfg.timesteps, metrics_writer.last.get("return"), metrics_writer.last.get("length"),
                                 force=True)
@@ -531,6 +534,8 @@ def train(
         manifest["mlflow_run_id"] = tracker.wait_ready(timeout=60)
         manifest["mlflow_tracking_uri"] = redact_uri(tracker.tracking_uri) if manifest["mlflow_run_id"] else None
         checkpoints.write_manifest(run_dir, manifest)
+    for off in performance["off"]:
+        print(f"[trainer] warning: performance.{off} was requested but did not run (see the log above)", flush=True)
     best_path, best_entry = checkpoints.best(run_dir, manifest)
     env_steps = (cfg.timesteps - start) * total_envs
     final = _last_values(run_dir / "metrics.jsonl", ("Reward/Total_reward_mean", "Episode/Total_timesteps_mean"))
@@ -560,7 +565,7 @@ def train(
         world_size=world,
         total_envs=total_envs,
         rank_parameters_sha256=rank_hashes,
-        cuda_graphs=graphs_used,
+        performance=performance,
     )
     if tracker is not None:
         tracker.log_metrics(
@@ -598,4 +603,7 @@ def materialization_metadata(result: TrainResult) -> dict[str, Any]:
         "gpu_count": result.gpu_count,
         "final_mean_return": result.final_mean_return,
         "final_mean_episode_length": result.final_mean_episode_length,
+        # Pipes takes a dict value only in its typed form
+        **({"performance_active": {"raw_value": result.performance["active"], "type": "json"},
+            "performance_off": {"raw_value": result.performance["off"], "type": "json"}} if result.performance else {}),
     }

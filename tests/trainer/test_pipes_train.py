@@ -19,7 +19,7 @@ PENDULUM = ROOT / "task_configs" / "inverted_pendulum.yaml"
 TRAIN_METADATA = {
     "mlflow_run_id", "mlflow_tracking_uri", "run_dir", "checkpoint_uri", "checkpoint_sha256", "env_steps_per_s",
     "wall_time_s", "train_time_s", "timesteps", "num_envs", "device", "gpu_count", "final_mean_return",
-    "final_mean_episode_length",
+    "final_mean_episode_length", "performance_active", "performance_off",
 }
 
 
@@ -55,6 +55,8 @@ def test_materialization_metadata(piped_training):
     assert meta["mlflow_run_id"] == result["mlflow_run_id"] == manifest["mlflow_run_id"]
     assert meta["device"] == "cpu" and meta["gpu_count"] == 0 and meta["env_steps_per_s"] > 0
     assert manifest["task"] == "gymnasium:InvertedPendulum-v5"
+    assert meta["performance_active"] == result["performance"]["active"] and meta["performance_off"] == []
+    assert meta["performance_active"]["lean"] is False  # inverted_pendulum.yaml leaves lean off
 
 
 def test_progress_reaches_the_dagster_run_log(piped_training):

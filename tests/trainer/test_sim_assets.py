@@ -80,3 +80,23 @@ def test_assets_cli_prints_the_root(data_dir):
     proc = subprocess.run([sys.executable, "-m", "trainer", "assets"], cwd=root, capture_output=True, text=True,
                           check=True, env={**os.environ, "ROBOTICS_DATA_DIR": str(data_dir)})
     assert proc.stdout.strip() == str(data_dir / "sim_assets" / sim_assets.wheel_hash())
+
+
+def test_offline_ant_has_isaac_labs_ant_physics(data_dir):
+    """Masses and joint limits as in the MuJoCo ant Isaac Lab's Ant task was tuned on (nv_ant.xml, density 5)."""
+    import newton
+    import numpy as np
+
+    root = sim_assets.offline_asset_root()
+    ours, reference = newton.ModelBuilder(), newton.ModelBuilder()
+    ours.add_usd(str(root / sim_assets.ANT_USD))
+    reference.add_mjcf(str(sim_assets.ant_source_path().with_name("nv_ant.xml")))
+    assert ours.body_count == reference.body_count == 9
+    np.testing.assert_allclose(ours.body_mass, reference.body_mass, rtol=1e-3)  # 0.91 kg in all, torso 0.48
+    assert sum(ours.body_mass) > 0.9
+    # hips +-40 deg, ankles 30..100 deg (signs per leg), in the same joint order
+    np.testing.assert_allclose(ours.joint_limit_lower, reference.joint_limit_lower, rtol=1e-5)
+    np.testing.assert_allclose(ours.joint_limit_upper, reference.joint_limit_upper, rtol=1e-5)
+    joints = [name.rsplit("/", 1)[-1] for name in ours.joint_label[1:]]
+    assert joints == ["front_left_leg", "front_left_foot", "front_right_leg", "front_right_foot", "left_back_leg",
+                      "left_back_foot", "right_back_leg", "right_back_foot"]  # the names Isaac Lab's Ant task uses

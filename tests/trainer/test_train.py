@@ -222,6 +222,10 @@ def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_
         proc = run_trainer("train", "--config", config, "--run-dir", tmp_path / name, "--no-tracking")
         # Isaac Lab times its graph capture; it only happens on the graph path
         assert ("CUDA graph took" in proc.stdout + proc.stderr) == (name != "eager")
+        # and the run reports the switch as it ran (trainer/performance.py), not as it was asked for
+        performance = json.loads((tmp_path / name / "train_result.json").read_text())["performance"]
+        assert performance["active"]["cpu_graph"] is (name != "eager")
+        assert ("cpu_graph" in performance["requested"]) is (name != "eager") and performance["off"] == []
         curves[name] = [
             {k: v for k, v in m.items() if not k.startswith("Stats/") and k != "wall_s"}
             for m in read_metrics(tmp_path / name)
