@@ -57,13 +57,14 @@ def steady_rate(points: list[dict], num_envs: int) -> float | None:
     return (last["timestep"] - first["timestep"]) * num_envs / (last["wall_s"] - first["wall_s"])
 
 
-def isaaclab_cli(num_envs: int, updates: int, work: Path, device: str, frontend: str) -> dict:
+def isaaclab_cli(num_envs: int, updates: int, work: Path, device: str, frontend: str, seed: int) -> dict:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cwd = work / "isaaclab"
     cwd.mkdir()
     out, wall, _ = _run([sys.executable, "-m", "isaaclab", "train", "--rl_library", "skrl", "--task", TASK,
-                         "--num_envs", num_envs, "--max_iterations", updates, "--device", device, "--frontend", frontend],
+                         "--num_envs", num_envs, "--max_iterations", updates, "--device", device, "--frontend", frontend,
+                         "--seed", seed],
                         cwd)
     match = re.search(r"Training time: ([0-9.]+) seconds", out)
     if not match:
@@ -85,9 +86,10 @@ def isaaclab_cli(num_envs: int, updates: int, work: Path, device: str, frontend:
     return {**run, "steady_env_steps_per_s": steady_rate(curve, num_envs), "curve": curve}
 
 
-def ours(num_envs: int, updates: int, work: Path, product: bool, device: str, frontend: str) -> dict:
+def ours(num_envs: int, updates: int, work: Path, product: bool, device: str, frontend: str, seed: int) -> dict:
     cfg = yaml.safe_load(CONFIG.read_text())
-    cfg.update(num_envs=num_envs, timesteps=updates * ROLLOUTS, checkpoint_interval=updates * ROLLOUTS, device=device)
+    cfg.update(num_envs=num_envs, timesteps=updates * ROLLOUTS, checkpoint_interval=updates * ROLLOUTS, device=device,
+               seed=seed)
     cfg.setdefault("performance", {})["env_frontend"] = frontend
     if device == "cpu":  # a dry run of this script on a machine without a GPU
         cfg["success"]["episodes"], cfg["export"]["latency_batch_sizes"] = num_envs, [1, num_envs]
@@ -145,12 +147,14 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=25, help="curve rows every this many updates")
     parser.add_argument("--skip", nargs="*", default=[], choices=["isaaclab", "ours"])
     parser.add_argument("--product", action="store_true", help="also evaluate and export our trained policy")
+    parser.add_argument("--seed", type=int, default=42, help="for both (Isaac Lab's Ant YAML and ant_gpu.yaml: 42)")
     parser.add_argument("--device", default="cuda:0", help="cpu: a dry run of this script")
     parser.add_argument("--frontend", default="torch", choices=["torch", "warp"],
                         help="Isaac Lab env runtime for both (`--frontend` of Isaac Lab's CLI, ours: env_frontend)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    results: dict = {"task": TASK, "num_envs": args.num_envs, "updates": args.updates, "frontend": args.frontend}
+    results: dict = {"task": TASK, "num_envs": args.num_envs, "updates": args.updates, "frontend": args.frontend,
+                     "seed": args.seed}
     try:
         import torch
 
@@ -160,12 +164,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "ours" not in args.skip:  # first: it fills the shared Warp kernel cache, as a product run would
-            results["ours"] = ours(args.num_envs, args.updates, work, args.product, args.device, args.frontend)
+            results["ours"] = ours(args.num_envs, args.updates, work, args.product, args.device, args.frontend, args.seed)
             print(json.dumps({"ours": {k: v for k, v in results["ours"].items() if k != "curve"}}), flush=True)
             if args.out:  # kept if the Isaac Lab run does not finish within the device call
                 args.out.write_text(json.dumps(results, indent=1))
         if "isaaclab" not in args.skip:
-            results["isaaclab"] = isaaclab_cli(args.num_envs, args.updates, work, args.device, args.frontend)
+            results["isaaclab"] = isaaclab_cli(args.num_envs, args.updates, work, args.device, args.frontend, args.seed)
             print(json.dumps({"isaaclab": {k: v for k, v in results["isaaclab"].items() if k != "curve"}}),
                   flush=True)
     if "ours" in results and "isaaclab" in results:
