@@ -69,10 +69,9 @@ def cmd_quickstart(args, settings) -> int:
         instance.add_dynamic_partitions(task_partitions.name, [args.task])
 
     def run(keys, partition):
-        selection = [dg.AssetKey(k) for k in keys]
-        job = defs.resolve_implicit_job_def_def_for_assets(selection)
-        result = job.execute_in_process(
-            instance=instance, partition_key=str(partition), asset_selection=selection, raise_on_error=False
+        result = dg.materialize(
+            list(defs.assets), selection=[dg.AssetKey(k) for k in keys], partition_key=str(partition),
+            instance=instance, resources=defs.resources, raise_on_error=False,
         )
         if not result.success:
             print(f"quickstart: {', '.join(keys)} [{partition}] failed; see the run in the Dagster UI", file=sys.stderr)

@@ -1,19 +1,26 @@
-"""Root of the code location: domain definitions from `defs/`, plus cross-cutting policy applied once here."""
+"""Root of the code location: domain definitions from `defs/`, plus cross-cutting policy applied once here
+(automation conditions, owners, the trainer's code version, links from each asset to its source)."""
 
-import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
 
 from robotics_assets.defs.infra.definitions import build_infra_defs
+from robotics_assets.lib.alerts import build_alert_sensor
 from robotics_assets.lib.automation import conditions
+from robotics_assets.lib.code_version import trainer_code_version
 from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.partitions import region_partitions
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.secrets import install_process_redaction
-from robotics_assets.lib.settings import current_settings
+from robotics_assets.lib.settings import Settings, current_settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+# What the trainer package computes: its sources are these assets' code (lib/code_version.py).
+TRAINER_BUILT = {"policy", "evaluation_report", "onnx_policy"}
 
 
 def automation_sensor(running: bool) -> dg.AutomationConditionSensorDefinition:
@@ -27,25 +34,60 @@ def automation_sensor(running: bool) -> dg.AutomationConditionSensorDefinition:
     )
 
 
+def apply_policy(assets: Sequence, settings: Settings) -> list:
+    """Automation, owners and code versions on every asset (`dg.map_asset_specs`), then code references."""
+    automation = conditions()
+    code_version = trainer_code_version()
+
+    def policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+        name = spec.key.to_user_string()
+        changes: dict = {"owners": settings.raw.owners}
+        if name in automation:
+            changes["automation_condition"] = automation[name]
+        if name in TRAINER_BUILT and code_version:
+            changes["code_version"] = code_version
+        return spec.replace_attributes(**changes)
+
+    return link_to_source([*dg.map_asset_specs(policy, [a for a in assets if not isinstance(a, dg.SourceAsset)]),
+                           *[a for a in assets if isinstance(a, dg.SourceAsset)]], settings)
+
+
+def link_to_source(assets: Sequence, settings: Settings) -> list:
+    """Each asset links to the function that builds it: a local file, or the repository when `code_references.git_url`
+    is set. Both helpers are beta APIs, kept with their warnings visible: they are Dagster's way to fill the UI's
+    code links, and nothing stable replaces them in 1.13."""
+    linked = dg.with_source_code_references(assets)
+    refs = settings.raw.code_references
+    if not refs.git_url:
+        return list(linked)
+    return list(dg.link_code_references_to_git(
+        linked,
+        git_url=refs.git_url,
+        git_branch=refs.git_branch,
+        platform=refs.platform,
+        file_path_mapping=dg.AnchorBasedFilePathMapping(
+            local_file_anchor=PROJECT_ROOT / "pyproject.toml", file_anchor_path_in_repository="pyproject.toml"
+        ),
+    ))
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     install_process_redaction()  # every log record of this code location's processes, before anything logs
-    automation = conditions()
-    with warnings.catch_warnings():  # map_asset_specs is a preview API; it is exactly the tool for this
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        domains = dg.load_from_defs_folder(path_within_project=PACKAGE_DIR).map_asset_specs(
-            func=lambda spec: spec.replace_attributes(automation_condition=automation[spec.key.to_user_string()])
-            if spec.key.to_user_string() in automation
-            else spec,
-        )
     settings = current_settings()
+    domains = dg.load_from_defs_folder(path_within_project=PACKAGE_DIR)
     # infra builds its region asset from the same region list (it has no module-level definitions of its own)
     infra = build_infra_defs(region_partitions(settings.regions), settings.regions_file)
-    return dg.Definitions.merge(
-        domains,
-        infra,
-        dg.Definitions(
-            sensors=[automation_sensor(settings.raw.sensors_running)],
-            resources={"launcher": TrainerLauncher(), "mlflow": MLflowRegistry()},
-        ),
+    return dg.Definitions(
+        assets=apply_policy([*(domains.assets or []), *(infra.assets or [])], settings),
+        asset_checks=[*(domains.asset_checks or []), *(infra.asset_checks or [])],
+        jobs=[*(domains.jobs or []), *(infra.jobs or [])],
+        schedules=[*(domains.schedules or []), *(infra.schedules or [])],
+        sensors=[
+            *(domains.sensors or []),
+            automation_sensor(settings.raw.sensors_running),
+            build_alert_sensor(settings.raw.sensors_running),
+        ],
+        resources={**(domains.resources or {}), **(infra.resources or {}),
+                   "launcher": TrainerLauncher(), "mlflow": MLflowRegistry()},
     )

@@ -1,4 +1,10 @@
-"""Declarative automation: train once per new task × region and on config changes; the rest follows training."""
+"""Declarative automation: train once per new task × region and on config changes; the rest follows training.
+
+Dagster's `since_last_handled()` counts the condition's first evaluation as "handled", so a task × region whose
+partition already existed when the daemon first ticked (quick start in one region, then `dagster dev`) would never
+train. Here only a request or a materialization handles a trigger: whatever is missing at the first tick is
+requested once. A training that failed is not requested again until its config changes (no endless retries).
+"""
 
 from __future__ import annotations
 
@@ -7,33 +13,55 @@ import dagster as dg
 AC = dg.AutomationCondition
 
 
+def since_requested_or_updated(trigger: dg.AutomationCondition) -> dg.AutomationCondition:
+    """`since_last_handled()` without `initial_evaluation` among the resets (see the module docstring)."""
+    return trigger.since((AC.newly_requested() | AC.newly_updated()).with_label("requested_or_updated"))
+
+
 def train_on_new_or_changed_config() -> dg.AutomationCondition:
-    """Like `eager()`, but upstream *data version* changes, not mere re-materializations, retrain: re-running an
-    unchanged task config (same content hash) does not spend GPU-hours."""
+    """A never-built (or newly missing) partition trains once; a new *data version* of the task config retrains
+    (re-materializing an unchanged config, same content hash, spends no GPU-hours). A partition whose latest
+    training failed does not count as never built."""
     # Only the task config's content retrains; a changed region infrastructure output marks policies stale but does
     # not spend GPU-hours by itself (observations of an external asset are not "missing" materializations either).
     config = dg.AssetSelection.assets("task_config")
+    never_built = (AC.missing() & ~AC.execution_failed()).newly_true().with_label("newly_missing_not_failed")
     return (
         AC.in_latest_time_window()
-        & (AC.newly_missing() | AC.any_deps_match(AC.data_version_changed()).allow(config)).since_last_handled()
+        & since_requested_or_updated(never_built | AC.any_deps_match(AC.data_version_changed()).allow(config))
         & ~AC.any_deps_missing().allow(config)
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
     ).with_label("train_on_new_or_changed_config")
 
 
-def follow_upstream_unless_gate_failed() -> dg.AutomationCondition:
-    """`eager()`, but not while an upstream blocking check has failed: inside a run the blocking check already stops
-    the chain; this stops a later tick from exporting a policy whose gate failed. (`all_deps_blocking_checks_passed`
-    would instead split train -> evaluate -> export over several ticks.)"""
+def follow_training() -> dg.AutomationCondition:
+    """`eager()` with the same resets as training, so the chain is requested in the tick that requests training,
+    the first tick included."""
+    return (
+        AC.in_latest_time_window()
+        & since_requested_or_updated(
+            (AC.missing() & ~AC.execution_failed()).newly_true().with_label("newly_missing_not_failed")
+            | AC.any_deps_updated()
+        )
+        & ~AC.any_deps_missing()
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+    ).with_label("follow_training")
+
+
+def follow_unless_gate_failed() -> dg.AutomationCondition:
+    """`follow_training()`, but not while an upstream blocking check has failed: inside a run the blocking check
+    already stops the chain; this stops a later tick from exporting a policy whose gate failed.
+    (`all_deps_blocking_checks_passed` would instead split train -> evaluate -> export over several ticks.)"""
     gate_failed = AC.any_deps_match(AC.any_checks_match(AC.check_failed(), blocking_only=True))
-    return (AC.eager() & ~gate_failed).with_label("eager_unless_upstream_gate_failed")
+    return (follow_training() & ~gate_failed).with_label("follow_training_unless_gate_failed")
 
 
 def conditions() -> dict[str, dg.AutomationCondition]:
     return {
         "policy": train_on_new_or_changed_config(),
-        "evaluation_report": AC.eager(),
-        "onnx_policy": follow_upstream_unless_gate_failed(),
-        "deployed_policy": follow_upstream_unless_gate_failed(),
+        "evaluation_report": follow_training(),
+        "onnx_policy": follow_unless_gate_failed(),
+        "deployed_policy": follow_unless_gate_failed(),
     }

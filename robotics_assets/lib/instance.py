@@ -1,7 +1,8 @@
 """The Dagster instance of a deployment: DAGSTER_HOME under the data dir, dagster.yaml rendered from the settings.
 
 Concurrency lives here, not in code: runs are limited per region through the `dagster/partition/region` tag that
-Dagster puts on every task × region run, and training steps share the `training` pool (GPU or CPU slots).
+Dagster puts on every task × region run, and training and evaluation steps share the `training` pool (GPU or CPU
+slots). So do run retries (infrastructure failures only) and run monitoring, which the daemon applies.
 """
 
 from __future__ import annotations
@@ -29,7 +30,33 @@ def instance_config(settings: Settings) -> dict:
             "pools": {"default_limit": c.gpu_runs, "granularity": "op"},
         },
         "telemetry": {"enabled": False},
+        "nux": {"enabled": False},  # no community/newsletter dialog on a fresh instance's first page
+        **run_health_config(settings),
     }
+
+
+def run_health_config(settings: Settings) -> dict:
+    """Run retries for crashed or evicted run workers (not for failed assets: a failed training or gate is the
+    job's own verdict, and the registry step has its own retry policy), and run monitoring for stuck runs."""
+    retries, monitoring = settings.raw.run_retries, settings.raw.run_monitoring
+    out: dict = {
+        "run_retries": {
+            "enabled": retries.max_retries > 0,
+            "max_retries": retries.max_retries,
+            "retry_on_asset_or_op_failure": False,
+        },
+        "run_monitoring": {
+            "enabled": monitoring.enabled,
+            "start_timeout_seconds": monitoring.start_timeout_s,
+            "cancel_timeout_seconds": monitoring.cancel_timeout_s,
+            "poll_interval_seconds": monitoring.poll_interval_s,
+            # the default run launcher cannot resume a run; a crashed one is retried by run_retries instead
+            "max_resume_run_attempts": 0,
+        },
+    }
+    if monitoring.max_runtime_s:
+        out["run_monitoring"]["max_runtime_seconds"] = monitoring.max_runtime_s
+    return out
 
 
 def write_instance_config(settings: Settings, home: Path | None = None) -> Path:

@@ -25,9 +25,9 @@ def region_partitions(regions: Sequence[str]) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition(list(regions))
 
 
-# A task × region asset reads the one task (or region) partition it belongs to.
-task_of_task_region = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=TASK_DIM)
-region_of_task_region = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=REGION_DIM)
+# A task × region asset reads the one task (or region) partition it belongs to. Dagster infers that mapping when the
+# upstream's partitions are one dimension of the downstream's (same definition), so a plain dependency says it; the
+# explicit `MultiToSingleDimensionPartitionMapping` is a beta API.
 
 
 def task_region(context: dg.AssetExecutionContext) -> tuple[str, str]:

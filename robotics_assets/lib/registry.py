@@ -97,6 +97,16 @@ class MLflowRegistry(dg.ConfigurableResource):
     def model_url(self, name: str, version: str) -> str:
         return f"{self._ui()}/#/models/{name}/versions/{version}"
 
+    def champion(self, task: str, region: str):
+        """The model version holding `<alias_prefix>-<region>` for `task` (an MLflow ModelVersion), or None."""
+        from mlflow.exceptions import MlflowException
+
+        alias = f"{current_settings().raw.promotion.alias_prefix}-{region}"
+        try:
+            return self._client().get_model_version_by_alias(self.registered_model_name(task), alias)
+        except MlflowException:  # no such model or alias: no champion yet
+            return None
+
     def _client(self):
         from mlflow import MlflowClient
 

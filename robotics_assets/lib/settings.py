@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from robotics_assets.lib.terraform_outputs import RegionOutputsError, load_regions_file
 
@@ -60,6 +61,9 @@ class PromotionSettings(BaseModel):
     higher_is_better: bool = True
     min_improvement: float = Field(0.0, ge=0, description="challenger must beat the champion by more than this")
     alias_prefix: str = "champion"
+    max_champion_age_days: float | None = Field(
+        30.0, gt=0, description="the champion_fresh check fails when a region's champion is older (null: no limit)"
+    )
 
 
 class ConcurrencySettings(BaseModel):
@@ -70,6 +74,66 @@ class ConcurrencySettings(BaseModel):
     max_concurrent_runs: int = Field(8, ge=1)
     per_region: int = Field(2, ge=1)
     gpu_runs: int = Field(4, ge=1)
+
+
+class RunRetrySettings(BaseModel):
+    """Rendered into dagster.yaml `run_retries`: a run whose worker crashed or was evicted is retried; a run whose
+    asset failed is not (that failure is the job's own, and assets carry their own retry policies)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_retries: int = Field(2, ge=0, description="0 turns run retries off")
+
+
+class RunMonitoringSettings(BaseModel):
+    """Rendered into dagster.yaml `run_monitoring`: runs stuck starting or canceling are failed by the daemon."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    start_timeout_s: int = Field(300, ge=1, description="a run not started after this is marked failed")
+    cancel_timeout_s: int = Field(180, ge=1, description="a run not canceled after this is marked canceled")
+    poll_interval_s: int = Field(60, ge=1)
+    max_runtime_s: int | None = Field(None, ge=1, description="fail any run that runs longer (null: no limit)")
+
+
+class RegistryRetrySettings(BaseModel):
+    """The registry step's retry policy (exponential backoff with jitter): an MLflow blip must not fail it for good."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_retries: int = Field(3, ge=0)
+    delay_s: float = Field(10.0, ge=0, description="first delay; doubled on every retry")
+
+
+class AlertSettings(BaseModel):
+    """Where `robotics_alerts` posts (besides its log) when an evaluation gate or a training fails."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_env: str = Field(
+        "ROBOTICS_ALERT_WEBHOOK_URL",
+        description="name of the environment variable holding the webhook URL (a Slack/Teams URL is a secret, so "
+        "it never sits in this file); unset or empty: alerts go to the sensor's log only",
+    )
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class CodeReferenceSettings(BaseModel):
+    """Links from each asset to its source in the UI; without `git_url` they point at local files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    git_url: str | None = Field(None, description="e.g. https://github.com/org/robotics-assets")
+    git_branch: str = "main"
+    platform: Literal["github", "gitlab"] | None = Field(None, description="default: inferred from git_url")
+
+    @field_validator("git_url")
+    @classmethod
+    def _git_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError(f"{url!r}: an https:// URL of the repository (e.g. https://github.com/org/repo)")
+        return url.rstrip("/") if url else url
 
 
 class SettingsFile(BaseModel):
@@ -90,6 +154,23 @@ class SettingsFile(BaseModel):
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
     sensor_interval_s: int = Field(30, ge=1)
+    run_retries: RunRetrySettings = Field(default_factory=RunRetrySettings)
+    run_monitoring: RunMonitoringSettings = Field(default_factory=RunMonitoringSettings)
+    registry_retry: RegistryRetrySettings = Field(default_factory=RegistryRetrySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    owners: list[str] = Field(
+        default_factory=lambda: ["team:robotics"],
+        description="asset owners shown in the UI: emails or team:<name>",
+    )
+    code_references: CodeReferenceSettings = Field(default_factory=CodeReferenceSettings)
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, owners: list[str]) -> list[str]:
+        for owner in owners:  # what Dagster accepts as an asset owner
+            if not re.fullmatch(r"team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+", owner):
+                raise ValueError(f"{owner!r} is neither an email nor team:<name>")
+        return owners
     task_config_source: Literal["folder", "blob"] = "folder"
 
 
@@ -114,6 +195,12 @@ class Settings:
                 "written by `terraform output -json regions`"
             ) from None
         self.regions: list[str] = self._select_regions()
+        refs = raw.code_references
+        if refs.git_url and refs.platform is None and not ("github" in refs.git_url or "gitlab" in refs.git_url):
+            raise SettingsError(
+                f"{self.path}: code_references.platform: cannot tell github from gitlab by {refs.git_url!r}; "
+                "set it (allowed: github, gitlab)"
+            )
 
     def _refuse_credentials(self) -> None:
         """URLs here travel in trainer arguments, run logs and metadata: a password or SAS token must not ride along.
@@ -122,7 +209,8 @@ class Settings:
         """
         from robotics_assets.lib.secrets import has_credentials
 
-        fields = {"mlflow_tracking_uri": self.raw.mlflow_tracking_uri, "task_configs": self.raw.task_configs}
+        fields = {"mlflow_tracking_uri": self.raw.mlflow_tracking_uri, "task_configs": self.raw.task_configs,
+                  "code_references.git_url": self.raw.code_references.git_url}
         fields.update({f"regions.{name}.artifact_root": r.artifact_root for name, r in self.raw.regions.items()})
         for field, value in fields.items():
             if value and "://" in value and has_credentials(value):

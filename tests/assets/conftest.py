@@ -91,12 +91,12 @@ def mkey(task: str, region: str) -> dg.MultiPartitionKey:
 
 def materialize(defs: dg.Definitions, instance, keys, partition_key, raise_on_error=True, tags=None):
     """Materialize `keys` (one partitions definition) in-process, with the code location's own resources."""
-    selection = [dg.AssetKey(k) for k in keys]
-    job = defs.resolve_implicit_job_def_def_for_assets(selection)
-    return job.execute_in_process(
-        instance=instance,
+    return dg.materialize(
+        list(defs.assets),
+        selection=[dg.AssetKey(k) for k in keys],
         partition_key=str(partition_key),
-        asset_selection=selection,
+        instance=instance,
+        resources=defs.resources,
         raise_on_error=raise_on_error,
         tags=tags,
     )

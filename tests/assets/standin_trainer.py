@@ -1,6 +1,7 @@
 """STAND-IN for `python -m trainer` in orchestration tests (sensor, automation, backfill, promotion): it speaks the
 trainer's CLI and Pipes contract (docs/architecture.md) in a second instead of training. The real trainer runs in
-test_chain.py and test_ui.py. Evaluation numbers come from STANDIN_MEAN_RETURN (default 5.0)."""
+test_chain.py and test_ui.py. Evaluation numbers come from STANDIN_MEAN_RETURN (default 5.0); STANDIN_FAIL_TRAIN=1
+makes `train` fail (exit 1)."""
 
 import argparse
 import hashlib
@@ -45,6 +46,9 @@ def main() -> int:
             print(f"error: checkpoint {ckpt} does not match --checkpoint-sha256 {args.checkpoint_sha256}",
                   file=sys.stderr)
             return 2
+    if args.step == "train" and os.environ.get("STANDIN_FAIL_TRAIN"):
+        print("stand-in training failed (STANDIN_FAIL_TRAIN)", file=sys.stderr)
+        return 1
     with open_dagster_pipes() as pipes:
         if args.step == "train":
             ckpt = run_dir / "checkpoints" / "best_agent.pt"

@@ -52,3 +52,43 @@ def test_failed_gate_is_not_exported_by_a_later_tick(standin_project, instance, 
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert str(key) not in requested(tick).get("onnx_policy", set())
     assert str(key) not in requested(tick).get("deployed_policy", set())
+
+
+def test_partition_that_existed_before_the_first_tick_trains_once(standin_project, instance):
+    """Quick start trained eastus before the daemon ever ticked: the first tick trains westeurope (the whole chain),
+    and nothing that already exists."""
+    defs = load_defs()
+    add_task(instance, standin_project, "early", task_yaml("early"))
+    materialize(defs, instance, ["task_config"], "early")
+    materialize(defs, instance, ["policy", "evaluation_report", "onnx_policy", "deployed_policy"],
+                mkey("early", "eastus"))
+
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # no cursor: the daemon's first tick
+    west = {str(mkey("early", "westeurope"))}
+    assert requested(first) == {k.to_user_string(): west for k in CHAIN_KEYS}
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert requested(again) == {}, "requested once, not on every tick"
+
+
+def test_failed_training_is_not_retried_by_automation(standin_project, instance, monkeypatch):
+    defs = load_defs()
+    add_task(instance, standin_project, "flaky", task_yaml("flaky"))
+    materialize(defs, instance, ["task_config"], "flaky")
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    key = mkey("flaky", "eastus")
+    assert str(key) in requested(tick)["policy"]
+
+    monkeypatch.setenv("STANDIN_FAIL_TRAIN", "1")
+    assert not materialize(defs, instance, ["policy"], key, raise_on_error=False).success
+    cursor = tick.cursor
+    for _ in range(3):  # later ticks leave the failed partition alone
+        later = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        assert str(key) not in requested(later).get("policy", set())
+        cursor = later.cursor
+    fresh = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # a restarted daemon with no cursor too
+    assert str(key) not in requested(fresh).get("policy", set())
+
+    (standin_project / "task_configs" / "flaky.yaml").write_text(task_yaml("flaky", timesteps=64))  # a fix retrains
+    materialize(defs, instance, ["task_config"], "flaky")
+    fixed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert str(key) in requested(fixed)["policy"]

@@ -48,10 +48,14 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             "automation_tree": None if cond is None else render(cond),
             "group": node.group_name,
             "pools": sorted(node.pools or []),
+            "owners": list(node.owners),
+            # the hash itself changes with every trainer edit; which assets carry it is what the review sees
+            "code_version": node.code_version.split("-")[0] if node.code_version else None,
         }
     return {
         "assets": assets,
         "sensors": {s.name: s.default_status.value for s in sorted(repo.sensor_defs, key=lambda s: s.name)},
+        "schedules": {s.name: s.cron_schedule for s in sorted(repo.schedule_defs, key=lambda s: s.name)},
         "resources": sorted(defs.resources),
     }
 

@@ -18,18 +18,32 @@ def local_path(uri: str) -> str:
     if parsed.scheme:
         raise dg.Failure(
             f"onnx_uri {uri!r} is remote: fetch it through the artifact store before registering "
-            "(the registry step reads the model file)"
+            "(the registry step reads the model file)",
+            allow_retries=False,
         )
     return uri
 
 
-def build_deployment_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+EVALUATION_TAGS = ("mean_return", "mean_episode_length", "success_rate")
+
+
+def registry_retry_policy(max_retries: int, delay_s: float) -> dg.RetryPolicy:
+    """An MLflow outage or a dropped connection is retried with exponential backoff (with jitter, so regions that
+    failed together do not retry together); a problem with the inputs raises Failure(allow_retries=False)."""
+    return dg.RetryPolicy(max_retries=max_retries, delay=delay_s, backoff=dg.Backoff.EXPONENTIAL,
+                          jitter=dg.Jitter.PLUS_MINUS)
+
+
+def build_deployment_asset(
+    partitions_def: dg.MultiPartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
     @dg.asset(
         name="deployed_policy",
         partitions_def=partitions_def,
         deps=["onnx_policy", "evaluation_report", "policy"],
         group_name="deployment",
         kinds={"mlflow"},
+        retry_policy=retry_policy,
         description="Registers the ONNX model (one registered model per task) and moves `champion-<region>` only "
         "when the evaluation gate passed and the policy beats the current champion; otherwise says why not.",
     )
@@ -49,7 +63,9 @@ def build_deployment_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.A
             training_run_id=policy.get("mlflow_run_id"),
             metric_value=None if value is None else float(value),
             gate_passed=bool(report.get("passed")),
-            tags={"dagster_run_id": context.run.run_id, "task": task},
+            # the numbers the gate judged travel with the model, so the champion check can judge them again later
+            tags={"dagster_run_id": context.run.run_id, "task": task,
+                  **{f"eval_{k}": repr(float(report[k])) for k in EVALUATION_TAGS if report.get(k) is not None}},
         )
         context.log.info(f"{'promoted' if decision.promoted else 'not promoted'}: {decision.reason}")
         champion = decision.previous_champion or {}

@@ -3,7 +3,9 @@
 import dagster as dg
 
 from robotics_assets.defs.training.policy_steps import run_policy_step
+from robotics_assets.lib.instance import TRAINING_POOL
 from robotics_assets.lib.launch import TrainerLauncher
+from robotics_assets.lib.metadata import gate_with_table, with_metadata, with_uris
 from robotics_assets.lib.partitions import task_region
 from robotics_assets.lib.upstream import cli_flags
 
@@ -17,6 +19,7 @@ def build_evaluation_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.A
         deps=["policy"],
         group_name="evaluation",
         kinds={"markdown"},
+        pool=TRAINING_POOL,  # it holds the region's GPUs like a training does, so it counts against the same limit
         check_specs=[
             dg.AssetCheckSpec(
                 GATE,
@@ -25,7 +28,8 @@ def build_evaluation_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.A
                 description="The task config's success criteria; a failure stops export and deployment.",
             )
         ],
-        description="Seeded evaluation in a fresh environment: numbers as a table, reward curve and histogram.",
+        description="Seeded evaluation in a fresh environment: numbers, the success criteria as a table, reward "
+        "curve and histogram.",
     )
     def evaluation_report(context: dg.AssetExecutionContext, launcher: TrainerLauncher):
         mat, checks = run_policy_step(
@@ -33,7 +37,9 @@ def build_evaluation_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.A
             extra_args=cli_flags(launcher.settings.raw.training.evaluate_args),
             gpus=launcher.gpus(task_region(context)[1]),
         )
-        yield mat
+        checks = [gate_with_table(c) if c.check_name == GATE else c for c in checks]
+        gate = next(c for c in checks if c.check_name == GATE)
+        yield with_metadata(mat, {**with_uris(dict(mat.metadata or {})), "criteria": gate.metadata["criteria"]})
         yield from checks
 
     return evaluation_report

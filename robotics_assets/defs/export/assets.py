@@ -4,6 +4,7 @@ import dagster as dg
 
 from robotics_assets.defs.training.policy_steps import run_policy_step
 from robotics_assets.lib.launch import TrainerLauncher
+from robotics_assets.lib.metadata import with_metadata, with_uris
 
 PARITY = "onnx_parity"
 
@@ -31,7 +32,7 @@ def build_onnx_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsD
             context, launcher, step="export", check=PARITY, required=("onnx_uri", "onnx_sha256"),
             extra_args=[], gpus=0,  # export and parity run on CPU everywhere
         )
-        yield mat
+        yield with_metadata(mat, with_uris(dict(mat.metadata or {})))
         yield from checks
 
     return onnx_policy

@@ -15,6 +15,8 @@ def build_region_infrastructure(region_partitions: dg.PartitionsDefinition) -> d
     so re-applying Terraform with a changed output (cluster, pools, storage, price...) marks everything trained on
     the old infrastructure stale, while an unchanged re-apply changes nothing."""
 
+    # `observable_source_asset` is a beta API, kept (its BetaWarning shows when the code location loads): it is
+    # Dagster's one way for an asset it does not build to carry data versions that mark downstream assets stale.
     @dg.observable_source_asset(
         key=REGION_INFRASTRUCTURE,
         partitions_def=region_partitions,

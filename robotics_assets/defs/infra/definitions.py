@@ -11,8 +11,8 @@ loads nothing from here by itself):
 
 It returns the observable source asset `region_infrastructure` (partitioned by region), the resource
 `terraform_outputs`, and the schedule `observe_region_infrastructure`. A training asset partitioned by task × region
-declares `dg.AssetDep("region_infrastructure", partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-partition_dimension_name="region"))`; a new data version of a region then marks its policies stale.
+declares `deps=["region_infrastructure"]` (Dagster infers the mapping onto the region dimension); a new data version
+of a region then marks its policies stale.
 """
 
 from __future__ import annotations

@@ -8,11 +8,8 @@ import dagster as dg
 
 from robotics_assets.lib.instance import TRAINING_POOL
 from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
-from robotics_assets.lib.partitions import (
-    region_of_task_region,
-    task_of_task_region,
-    task_region,
-)
+from robotics_assets.lib.metadata import with_uris
+from robotics_assets.lib.partitions import task_region
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.upstream import (
     cli_flags,
@@ -52,10 +49,9 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
     @dg.asset(
         name="policy",
         partitions_def=partitions_def,
-        deps=[
-            dg.AssetDep("task_config", partition_mapping=task_of_task_region),
-            dg.AssetDep("region_infrastructure", partition_mapping=region_of_task_region),
-        ],
+        # task_config is partitioned by task and region_infrastructure by region: each maps to its dimension of
+        # task × region (inferred by Dagster, lib/partitions.py)
+        deps=["task_config", "region_infrastructure"],
         group_name="training",
         kinds={"pytorch", "skrl"},
         pool=TRAINING_POOL,
@@ -98,6 +94,7 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 extra["mlflow_run_url"] = dg.MetadataValue.url(mlflow.run_url(str(meta["mlflow_run_id"])))
             except Exception as e:  # noqa: BLE001 - a tracking outage must not fail a finished training
                 context.log.warning(f"could not build the MLflow run link: {type(e).__name__}: {e}")
-        return dg.MaterializeResult(metadata={**mat.metadata, **extra}, data_version=mat.data_version)
+        return dg.MaterializeResult(metadata={**with_uris(dict(mat.metadata or {})), **extra},
+                                    data_version=mat.data_version)
 
     return policy
