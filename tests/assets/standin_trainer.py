@@ -74,8 +74,9 @@ def main() -> int:
                 "report": {"raw_value": f"| metric | value |\n|---|---|\n| mean_return | {mean_return:g} |",
                            "type": "md"},
             })
+            thresholds = {} if threshold is None else {"threshold_mean_return": threshold}  # the trainer's names
             pipes.report_asset_check(check_name="evaluation_gate", passed=passed, severity="ERROR",
-                                     metadata={"mean_return": mean_return, "min_mean_return": threshold})
+                                     metadata={**numbers, **thresholds})
         else:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)

@@ -88,3 +88,35 @@ def test_regions_come_from_settings(tmp_path, monkeypatch):
                                                                enabled_regions=["westeurope"])))
     policy = load_defs().get_repository_def().asset_graph.get(dg.AssetKey("policy"))
     assert describe_partitions(policy.partitions_def) == {"region": ["westeurope"], "task": "dynamic:task"}
+
+
+def test_owners_and_code_references_from_settings(tmp_path, monkeypatch):
+    from tests.assets.conftest import write_settings
+
+    def policy_node(**extra):
+        monkeypatch.setenv("ROBOTICS_SETTINGS", str(write_settings(tmp_path, standin=True, **extra)))
+        return load_defs().get_repository_def().asset_graph.get(dg.AssetKey("policy"))
+
+    local = policy_node()
+    (ref,) = local.metadata["dagster/code_references"].code_references
+    assert ref.file_path == str(ROOT / "robotics_assets" / "defs" / "training" / "assets.py") and ref.line_number
+
+    linked = policy_node(owners=["ml-platform@example.com", "team:robotics"],
+                         code_references={"git_url": "https://github.com/example/robotics-assets", "git_branch": "dev"})
+    assert list(linked.owners) == ["ml-platform@example.com", "team:robotics"]
+    (ref,) = linked.metadata["dagster/code_references"].code_references
+    assert ref.url.startswith(
+        "https://github.com/example/robotics-assets/tree/dev/robotics_assets/defs/training/assets.py#L")
+
+
+def test_bad_owner_and_unknown_git_host_name_the_setting(tmp_path):
+    import pytest
+
+    from robotics_assets.lib.settings import SettingsError, load_settings
+    from tests.assets.conftest import write_settings
+
+    with pytest.raises(SettingsError, match=r"owners: Value error, 'robotics' is neither an email nor team:<name>"):
+        load_settings(write_settings(tmp_path, standin=True, owners=["robotics"]))
+    with pytest.raises(SettingsError, match=r"code_references.platform: cannot tell github from gitlab .* \(allowed: "
+                                            r"github, gitlab\)"):
+        load_settings(write_settings(tmp_path, standin=True, code_references={"git_url": "https://git.example.com/r"}))
