@@ -2,7 +2,8 @@
 
   instance    render DAGSTER_HOME/dagster.yaml from the settings and print DAGSTER_HOME
   quickstart  materialize the whole chain for one task in one region, in this process, into the real instance
-  backfill    submit a backfill of task × regions (run by the daemon of `dagster dev`, within the concurrency limits)
+  backfill    submit a backfill of task × regions to the webserver (GraphQL `launchPartitionBackfill`, as the UI
+              does); the daemon of `dg dev` runs it within the concurrency limits
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import argparse
 import os
 import sys
 import time
-import uuid
 
 
 def _instance(settings):
@@ -102,44 +102,64 @@ def cmd_quickstart(args, settings) -> int:
         print(f"registry:          {d.get('model_uri')}  promoted={d.get('promoted')}: {d.get('reason')}")
     print(f"MLflow store:      {settings.mlflow_tracking_uri}")
     print(f"MLflow UI:         .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri} --port 5000")
-    print(f"Dagster UI:        DAGSTER_HOME={settings.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    print(f"Dagster UI:        DAGSTER_HOME={settings.dagster_home} .venv/bin/dg dev")
     return 0 if ok else 1
 
 
-def submit_backfill(instance, defs, tasks: list[str], regions: list[str], assets: list[str], title: str | None = None,
-                    limit: int | None = None) -> str:
-    """Submit one backfill of tasks × regions; the daemon runs it within the instance's concurrency limits.
+BACKFILL_MUTATION = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PartitionKeysNotFoundError { partitionKeys }
+    ... on Error { message }
+  }
+}"""
 
-    Dagster has no CLI for asset backfills, so this writes the same record the UI's "Launch backfill" does.
-    """
+
+class BackfillError(RuntimeError):
+    """The webserver could not be reached or refused the backfill; the message says why and what to do."""
+
+
+def submit_backfill(url: str, tasks: list[str], regions: list[str], assets: list[str], title: str | None = None,
+                    timeout_s: float = 60) -> str:
+    """Submit one backfill of tasks × regions through the webserver's GraphQL API (`launchPartitionBackfill`, what
+    the UI's "Launch backfill" calls); the daemon runs it within the instance's concurrency limits."""
     import dagster as dg
-    from dagster._core.execution.backfill import PartitionBackfill
+    import requests
 
     from robotics_assets.lib.partitions import REGION_DIM, TASK_DIM
 
-    backfill_id = uuid.uuid4().hex[:8]
-    partitions = [str(dg.MultiPartitionKey({TASK_DIM: t, REGION_DIM: r})) for t in tasks for r in regions][:limit]
-    backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id=backfill_id,
-        asset_graph=defs.resolve_asset_graph(),
-        partition_names=partitions,
-        asset_selection=[dg.AssetKey(a) for a in assets],
-        backfill_timestamp=time.time(),
-        tags={"robotics/tasks": ",".join(tasks)[:200]},
-        dynamic_partitions_store=instance,
-        all_partitions=False,
-        title=(title or f"{', '.join(tasks)} in {', '.join(regions)}")[:100],
-        description=None,
-        run_config=None,
-    )
-    instance.add_backfill(backfill)
-    return backfill_id
+    partitions = [str(dg.MultiPartitionKey({TASK_DIM: t, REGION_DIM: r})) for t in tasks for r in regions]
+    params = {
+        "partitionNames": partitions,
+        "assetSelection": [{"path": [a]} for a in assets],
+        "tags": [{"key": "robotics/tasks", "value": ",".join(tasks)[:200]}],
+        "title": (title or f"{', '.join(tasks)} in {', '.join(regions)}")[:100],
+    }
+    endpoint = f"{url.rstrip('/')}/graphql"
+    try:
+        response = requests.post(endpoint, json={"query": BACKFILL_MUTATION, "variables": {"params": params}},
+                                 timeout=timeout_s)
+    except requests.RequestException as e:
+        raise BackfillError(f"no Dagster webserver at {url} ({type(e).__name__}): start `dg dev` (or `dagster dev "
+                            "-w workspace.yaml`) first, or pass --url") from None
+    if not response.ok:
+        raise BackfillError(f"{endpoint} answered HTTP {response.status_code}")
+    body = response.json()
+    if body.get("errors"):
+        raise BackfillError(f"{endpoint}: {body['errors'][0].get('message')}")
+    result = body["data"]["launchPartitionBackfill"]
+    if result["__typename"] == "LaunchBackfillSuccess":
+        return result["backfillId"]
+    if result["__typename"] == "PartitionKeysNotFoundError":
+        missing = sorted({key.split("|")[-1] for key in result.get("partitionKeys") or []} & set(tasks)) or tasks
+        raise BackfillError(f"task {', '.join(missing)} has no partition yet (add task_configs/<task>.yaml and let "
+                            "the sensor pick it up, or run quickstart)")
+    raise BackfillError(f"{result['__typename']}: {result.get('message')}")
 
 
 def cmd_backfill(args, settings) -> int:
-    from robotics_assets.definitions import defs as load
-    from robotics_assets.lib.partitions import task_partitions
-
     regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else settings.regions
     for r in regions:
         settings.region(r)
@@ -148,14 +168,13 @@ def cmd_backfill(args, settings) -> int:
     if unknown or not assets:
         print(f"backfill: --assets: {', '.join(unknown) or 'none given'} (allowed: {', '.join(CHAIN)})", file=sys.stderr)
         return 2
-    instance = _instance(settings)
-    if args.task not in instance.get_dynamic_partitions(task_partitions.name):
-        print(f"backfill: task {args.task!r} has no partition yet (add task_configs/{args.task}.yaml and let the "
-              "sensor pick it up, or run quickstart)", file=sys.stderr)
-        return 2
-    backfill_id = submit_backfill(instance, load(), [args.task], regions, assets)
+    try:
+        backfill_id = submit_backfill(args.url, [args.task], regions, assets)
+    except BackfillError as e:
+        print(f"backfill: {e}", file=sys.stderr)
+        return 2 if "no partition yet" in str(e) else 1
     print(f"backfill {backfill_id}: {','.join(assets)} for {args.task} in {', '.join(regions)} "
-          f"(runs start when `dagster dev` / the daemon is running)")
+          f"(runs start when the daemon of `dg dev` / `dagster dev` runs them)")
     return 0
 
 
@@ -173,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--task", required=True)
     b.add_argument("--regions", help="comma-separated; default: all configured regions")
     b.add_argument("--assets", default=",".join(CHAIN), help=f"comma-separated (default: {','.join(CHAIN)})")
+    b.add_argument("--url", default=os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"),
+                   help="the Dagster webserver (default: $DAGSTER_WEBSERVER_URL or http://127.0.0.1:3000)")
     args = parser.parse_args(argv)
     try:
         settings = current_settings()

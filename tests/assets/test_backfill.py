@@ -1,7 +1,7 @@
-"""A two-region backfill submitted from the CLI and run by a real Dagster daemon (stand-in trainer: fast)."""
+"""A two-region backfill submitted from the CLI to a real `dagster dev` (GraphQL `launchPartitionBackfill`) and run
+by its daemon (stand-in trainer: fast)."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +12,7 @@ import pytest
 from robotics_assets.lib.instance import write_instance_config
 from robotics_assets.lib.settings import load_settings
 from tests.assets.conftest import ROOT, mkey, task_yaml, write_settings
+from tests.assets.dagster_server import DagsterDev
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -28,33 +29,42 @@ def test_two_region_backfill_from_cli_runs_every_region(tmp_path, mlflow_db):
     # task_config first (the backfill's assets read its snapshot), then the chain in both regions
     subprocess.run([sys.executable, "-m", "robotics_assets", "quickstart", "--task", "bf", "--region", "eastus"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
-    out = subprocess.run([sys.executable, "-m", "robotics_assets", "backfill", "--task", "bf",
-                          "--regions", "eastus,westeurope", "--assets", "policy,evaluation_report"],
-                         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    backfill_id = out.stdout.split()[1].rstrip(":")
-
-    daemon = subprocess.Popen([str(ROOT / ".venv/bin/dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 - see dagster_server.py
+    server = DagsterDev({"ROBOTICS_SETTINGS": str(settings_path), "DAGSTER_HOME": str(home)}, tmp_path / "dev.log")
     try:
+        server.wait_ready()
+        cli = [sys.executable, "-m", "robotics_assets", "backfill", "--url", server.url]
+        unknown = subprocess.run([*cli, "--task", "nosuch"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert unknown.returncode == 2 and "task nosuch has no partition yet" in unknown.stderr
+        out = subprocess.run([*cli, "--task", "bf", "--regions", "eastus,westeurope", "--assets",
+                              "policy,evaluation_report"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        backfill_id = out.stdout.split()[1].rstrip(":")
+        deadline = time.time() + 600
+        while time.time() < deadline:  # the backfill as the UI sees it
+            status = server.graphql("query($id: String!) { partitionBackfillOrError(backfillId: $id) { "
+                                    "... on PartitionBackfill { status } } }",
+                                    {"id": backfill_id})["partitionBackfillOrError"]["status"]
+            if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
+                break
+            time.sleep(3)
+        assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
+        runs = server.graphql('query($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", '
+                              'value: $id}]}) { ... on Runs { results { tags { key value } } } } }',
+                              {"id": backfill_id})["runsOrError"]["results"]
+        regions = sorted(t["value"] for r in runs for t in r["tags"] if t["key"] == "dagster/partition/region")
+        assert regions == ["eastus", "westeurope"]  # one run per region, tagged for the per-region limit
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            deadline = time.time() + 600
-            while time.time() < deadline:
-                backfill = instance.get_backfill(backfill_id)
-                if backfill.status.value in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-                    break
-                time.sleep(3)
-            assert backfill.status.value in ("COMPLETED", "COMPLETED_SUCCESS"), backfill.status
-            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-            regions = sorted(r.tags.get("dagster/partition/region") for r in runs)
-            assert regions == ["eastus", "westeurope"]  # one run per region, tagged for the per-region limit
             for region in ("eastus", "westeurope"):
                 recs = instance.fetch_materializations(dg.AssetRecordsFilter(
                     asset_key=dg.AssetKey("evaluation_report"), asset_partitions=[str(mkey("bf", region))]), limit=1)
                 assert recs.records, region
     finally:
-        os.killpg(daemon.pid, signal.SIGINT)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
+        server.stop()
+
+
+def test_backfill_without_a_webserver_says_how_to_start_one(tmp_path, capsys, monkeypatch):
+    from robotics_assets.cli import main
+    from tests.assets.dagster_server import free_port
+
+    monkeypatch.setenv("ROBOTICS_SETTINGS", str(write_settings(tmp_path, standin=True)))
+    assert main(["backfill", "--task", "bf", "--url", f"http://127.0.0.1:{free_port()}"]) == 1
+    assert "no Dagster webserver at http://127.0.0.1:" in capsys.readouterr().err

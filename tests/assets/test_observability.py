@@ -10,7 +10,16 @@ import pytest
 import yaml
 
 from robotics_assets.lib.code_version import source_hash, trainer_code_version
-from tests.assets.conftest import CHAIN, ROOT, add_task, latest, load_defs, materialize, mkey, task_yaml
+from tests.assets.conftest import (
+    CHAIN,
+    ROOT,
+    add_task,
+    latest,
+    load_defs,
+    materialize,
+    mkey,
+    task_yaml,
+)
 
 SECRET_PATH = "/services/T000/B000/s3cr3t-webhook-key"
 
@@ -23,7 +32,7 @@ class Webhook:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((self.path, json.loads(body)))
                 self.send_response(status)

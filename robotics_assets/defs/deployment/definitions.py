@@ -1,6 +1,9 @@
 import dagster as dg
 
-from robotics_assets.defs.deployment.assets import build_deployment_asset, registry_retry_policy
+from robotics_assets.defs.deployment.assets import (
+    build_deployment_asset,
+    registry_retry_policy,
+)
 from robotics_assets.defs.deployment.checks import build_champion_checks
 from robotics_assets.lib.partitions import task_region_partitions
 from robotics_assets.lib.settings import current_settings
