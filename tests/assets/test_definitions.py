@@ -120,3 +120,18 @@ def test_bad_owner_and_unknown_git_host_name_the_setting(tmp_path):
     with pytest.raises(SettingsError, match=r"code_references.platform: cannot tell github from gitlab .* \(allowed: "
                                             r"github, gitlab\)"):
         load_settings(write_settings(tmp_path, standin=True, code_references={"git_url": "https://git.example.com/r"}))
+
+
+def test_code_location_name_is_fixed_not_the_folder_name():
+    """`dg dev` names the location after [tool.dg.project] code_location_name, else after the clone's folder (a clone
+    in `p` printed 66 name-mismatch warnings); workspace.yaml must say the same name."""
+    import tomllib
+
+    import yaml
+
+    from tests.assets.dagster_server import LOCATION
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    assert project["code_location_name"] == LOCATION
+    assert [e["python_module"]["location_name"] for e in workspace["load_from"]] == [LOCATION]

@@ -3,6 +3,7 @@ champion checks, the evaluation criteria as a table, URIs as paths, and the trai
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -27,7 +28,7 @@ SECRET_PATH = "/services/T000/B000/s3cr3t-webhook-key"
 class Webhook:
     """A real HTTP receiver on 127.0.0.1 that records what it was sent and answers `status`."""
 
-    def __init__(self, status: int = 200):
+    def __init__(self, status: int = 200, delay_s: float = 0.0):
         self.received: list[tuple[str, dict]] = []
         outer = self
 
@@ -35,6 +36,7 @@ class Webhook:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((self.path, json.loads(body)))
+                time.sleep(delay_s)
                 self.send_response(status)
                 self.end_headers()
 
@@ -122,6 +124,31 @@ def test_without_a_webhook_alerts_go_to_the_log_only(standin_project, instance, 
     capfd.readouterr()
     run_alert_sensor(defs, instance, result)
     assert "[alert] training_failed" in capfd.readouterr().err
+
+
+def test_webhook_env_and_timeout_come_from_the_settings(standin_project, instance, monkeypatch, capfd):
+    settings = standin_project / "settings.yaml"
+    data = yaml.safe_load(settings.read_text())
+    settings.write_text(yaml.safe_dump({**data, "alerts": {"webhook_env": "TEAM_HOOK", "timeout_s": 0.5}}))
+    slow = Webhook(delay_s=3)
+    monkeypatch.delenv("ROBOTICS_ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("TEAM_HOOK", slow.url)
+    try:
+        defs = load_defs()
+        add_task(instance, standin_project, "hookenv", task_yaml("hookenv"))
+        materialize(defs, instance, ["task_config"], "hookenv")
+        monkeypatch.setenv("STANDIN_FAIL_TRAIN", "1")
+        result = materialize(defs, instance, ["policy"], mkey("hookenv", "eastus"), raise_on_error=False)
+        capfd.readouterr()
+        started = time.time()
+        run_alert_sensor(defs, instance, result)
+        elapsed = time.time() - started
+        log = capfd.readouterr().err
+    finally:
+        slow.close()
+    assert [a["event"] for _, a in slow.received] == ["training_failed"]  # sent to $TEAM_HOOK
+    assert "alert webhook ($TEAM_HOOK) unreachable: ReadTimeout" in log and elapsed < 3
+    assert SECRET_PATH not in log
 
 
 def check_champions(defs, instance) -> dict[str, dg.AssetCheckEvaluation]:
