@@ -1,4 +1,5 @@
-"""A real `dagster dev` (webserver + daemon) on 127.0.0.1 for UI/GraphQL tests, stopped by process group."""
+"""A real `dg dev` (webserver + daemon, as the README starts them) on 127.0.0.1 for UI/GraphQL tests, stopped by
+process group."""
 
 import os
 import signal
@@ -28,10 +29,12 @@ class DagsterDev:
         self._log_file = open(log, "w")  # noqa: SIM115 - open for the server's whole life, closed in stop()
         # Dagster maps SIGTERM onto its SIGINT handler; restore SIGINT (a background parent may ignore it) and run
         # in a new session so the whole group (webserver, daemon, code server, run workers) can be stopped at once.
+        # `dg dev`, as the README says (the activated venv is the project's, like after `source .venv/bin/activate`)
+        venv = ROOT / ".venv"
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-             "-p", str(self.port)],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self._log_file, stderr=subprocess.STDOUT,
+            [str(venv / "bin" / "dg"), "dev", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env={**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", **env},
+            stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads touch it
         )
@@ -40,14 +43,14 @@ class DagsterDev:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"dagster dev exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"dg dev exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
             try:
                 if requests.get(f"{self.url}/server_info", timeout=2).ok and self.location_loaded():
                     return
             except requests.RequestException:
                 pass
             time.sleep(1)
-        raise TimeoutError(f"dagster dev not ready after {timeout} s: {self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"dg dev not ready after {timeout} s: {self.log.read_text()[-3000:]}")
 
     def location_loaded(self) -> bool:
         data = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
