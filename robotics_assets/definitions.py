@@ -1,6 +1,7 @@
 """Root of the code location: domain definitions from `defs/`, plus cross-cutting policy applied once here
 (automation conditions, owners, the trainer's code version, links from each asset to its source)."""
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,19 +57,25 @@ def link_to_source(assets: Sequence, settings: Settings) -> list:
     """Each asset links to the function that builds it: a local file, or the repository when `code_references.git_url`
     is set. Both helpers are beta APIs, kept with their warnings visible: they are Dagster's way to fill the UI's
     code links, and nothing stable replaces them in 1.13."""
-    linked = dg.with_source_code_references(assets)
-    refs = settings.raw.code_references
-    if not refs.git_url:
-        return list(linked)
-    return list(dg.link_code_references_to_git(
-        linked,
-        git_url=refs.git_url,
-        git_branch=refs.git_branch,
-        platform=refs.platform,
-        file_path_mapping=dg.AnchorBasedFilePathMapping(
-            local_file_anchor=PROJECT_ROOT / "pyproject.toml", file_anchor_path_in_repository="pyproject.toml"
-        ),
-    ))
+    with warnings.catch_warnings():
+        # the helpers' own BetaWarnings stay; the same warning for the metadata classes they build, once per asset
+        # and process, would fill the console of `dg dev` with ~80 copies
+        warnings.filterwarnings("ignore", message=r"Class `(LocalFileCodeReference|UrlCodeReference|"
+                                r"CodeReferencesMetadataValue|AnchorBasedFilePathMapping|FilePathMapping)`",
+                                category=dg.BetaWarning)
+        linked = dg.with_source_code_references(assets)
+        refs = settings.raw.code_references
+        if not refs.git_url:
+            return list(linked)
+        return list(dg.link_code_references_to_git(
+            linked,
+            git_url=refs.git_url,
+            git_branch=refs.git_branch,
+            platform=refs.platform,
+            file_path_mapping=dg.AnchorBasedFilePathMapping(
+                local_file_anchor=PROJECT_ROOT / "pyproject.toml", file_anchor_path_in_repository="pyproject.toml"
+            ),
+        ))
 
 
 @dg.definitions
