@@ -44,6 +44,7 @@ def test_graphql_launch_then_materialize_in_the_browser(dagster_dev, real_chain)
     from playwright.sync_api import expect, sync_playwright
 
     server, home = dagster_dev
+    assert server.graphql("{ shouldShowNux }")["shouldShowNux"] is False  # what the UI asks before the dialog
     key = mkey("cartpole", "eastus")
     query = ('{ runsOrError(filter: {tags: [{key: "dagster/partition", value: "cartpole"}]}) '
              '{ ... on Runs { results { runId status } } } }')
