@@ -104,8 +104,12 @@ class MLflowRegistry(dg.ConfigurableResource):
         alias = f"{current_settings().raw.promotion.alias_prefix}-{region}"
         try:
             return self._client().get_model_version_by_alias(self.registered_model_name(task), alias)
-        except MlflowException:  # no such model or alias: no champion yet
-            return None
+        except MlflowException as e:
+            # no such model (RESOURCE_DOES_NOT_EXIST) or alias (INVALID_PARAMETER_VALUE): no champion yet; anything
+            # else (an outage) is raised, so a check never reports "no champion" because the registry was down
+            if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
 
     def _client(self):
         from mlflow import MlflowClient

@@ -1,7 +1,6 @@
 """`champion_fresh_<region>`: one check per region that fails when a task's champion there is older than
 `promotion.max_champion_age_days` or no longer meets its task's current success criteria (a stricter config)."""
 
-
 import re
 import time
 from typing import Any
