@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 SAMPLE_REGIONS = ROOT / "infra_tf" / "examples" / "regions.sample.json"
 CHAIN = ["policy", "evaluation_report", "onnx_policy", "deployed_policy"]
 # the local backend passes only allowlisted variables: the stand-in's knob is named explicitly
-STANDIN = {"module": "tests.assets.standin_trainer", "pass_env": ["STANDIN_MEAN_RETURN"]}
+STANDIN = {"module": "tests.assets.standin_trainer", "pass_env": ["STANDIN_MEAN_RETURN", "STANDIN_FAIL_TRAIN"]}
 
 
 def write_settings(folder: Path, *, standin: bool, regions=("eastus", "westeurope"), mlflow_db=None, **extra) -> Path:
