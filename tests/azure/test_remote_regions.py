@@ -173,4 +173,3 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
     workflows = [osmo.workflows[n] for n in osmo.submissions]
     assert [w.status for w in workflows] == ["FAILED_PREEMPTED", "COMPLETED", "COMPLETED", "COMPLETED"]
     assert [w.labels.get("robotics-step") for w in workflows] == ["train", "train", "evaluate", "export"]
-    assert not any(p.name.startswith("http") for p in Path.cwd().iterdir())
