@@ -68,6 +68,7 @@ def main() -> None:
                 for side in order:
                     target = str(tmp / f"local-{i}") if side == "local" else f"{root}/{uuid.uuid4().hex[:8]}"
                     rows[side].append(_train(target, args.timesteps, env))
+                    print(json.dumps({"side": side, "repeat": i, **rows[side][-1]}), flush=True)  # partial results
 
             # resume from the store: a half-trained run, restored in-process (timed) and by a resumed process
             half = f"{root}/resume-{uuid.uuid4().hex[:8]}"
