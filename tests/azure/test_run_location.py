@@ -187,3 +187,23 @@ def test_uploads_run_in_the_background_and_snapshot_what_was_put(tmp_path):
     uploaded = writer.close()
     assert store.read_bytes("manifest_json") == b"v1", "the store holds what was listed when put() was called"
     assert uploaded["manifest_json"].sha256 == store.info("manifest_json").sha256
+
+
+def test_deployed_policy_fetches_the_model_from_its_store_uri_and_checks_its_sha256(blob_env):
+    import hashlib
+
+    import dagster as dg
+
+    from robotics_assets.defs.deployment.model_file import fetched_model
+
+    model = b"onnx bytes"
+    digest = hashlib.sha256(model).hexdigest()
+    out = f"{_run_uri(blob_env)}/export/x1"
+    open_store(out).put_bytes(model, "policy.onnx")
+    with fetched_model(f"{out}/policy.onnx", digest) as path:
+        assert Path(path).read_bytes() == model
+    assert not Path(path).exists(), "the downloaded copy is temporary"
+    with pytest.raises(dg.Failure, match="does not match the exported"), fetched_model(f"{out}/policy.onnx", "0" * 64):
+        pass
+    with pytest.raises(dg.Failure, match="cannot fetch the model"), fetched_model(f"{out}/missing.onnx", digest):
+        pass
