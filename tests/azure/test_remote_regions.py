@@ -81,7 +81,8 @@ def two_regions(azurite, mlflow_server, tmp_path, monkeypatch):
         regions = json.loads((ROOT / "infra_tf/examples/regions.sample.json").read_text())
         for outputs in regions.values():  # the regions' storage account is Azurite
             outputs["storage"]["blob_endpoint"] = azurite.blob_endpoint + "/"
-        regions[OSMO_REGION]["osmo"] = {"enabled": True, "pool": "gpu-pool", "service_url": server.url}
+        # the OSMO region's control plane is the stand-in (the sample's enabled OSMO block, re-pointed)
+        regions[OSMO_REGION]["osmo"] = {**regions[K8S_REGION]["osmo"], "pool": "gpu-pool", "service_url": server.url}
         (tmp_path / "regions.json").write_text(json.dumps(regions))
         (tmp_path / "task_configs").mkdir()
         (tmp_path / "task_configs" / "cartpole.yaml").write_text(
@@ -96,7 +97,7 @@ def two_regions(azurite, mlflow_server, tmp_path, monkeypatch):
             "backends": {"k8s": f"{__name__}:k8s_standin_backend"},
             "regions": {
                 K8S_REGION: {"backend": "k8s", "artifact_root": root, "backend_options": {
-                    **poll, "cpu": "2", "memory": "4Gi",
+                    **poll, "cpu": "2", "memory": "4Gi", "image_digest": "sha256:" + "0" * 64,
                     "secret_env": {"AZURE_STORAGE_CONNECTION_STRING": {"name": SECRET_NAME, "key": SECRET_KEY}}}},
                 OSMO_REGION: {"backend": "osmo", "artifact_root": root, "backend_options": {
                     **poll, "resources": {"cpu": 2},
@@ -171,5 +172,6 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
     assert pods == ["train", "train", "evaluate", "export"], pods
     # OSMO: the preempted training workflow, its restart, then evaluation and export as their own workflows
     workflows = [osmo.workflows[n] for n in osmo.submissions]
-    assert [w.status for w in workflows] == ["FAILED_PREEMPTED", "COMPLETED", "COMPLETED", "COMPLETED"]
+    assert [w.status for w in workflows] == ["FAILED", "COMPLETED", "COMPLETED", "COMPLETED"]
+    assert workflows[0].exit_code == 3006, "preempted (OSMO's exit code of FAILED_PREEMPTED)"
     assert [w.labels.get("robotics-step") for w in workflows] == ["train", "train", "evaluate", "export"]
