@@ -25,6 +25,8 @@ EPILOG = """examples:
   python -m trainer validate task_configs/*.yaml
   python -m trainer train --config task_configs/cartpole.yaml --run-dir .data/runs/cartpole/local/run1
   python -m trainer train --config task_configs/cartpole.yaml --run-dir .data/runs/cartpole/local/run1 --resume
+  python -m trainer train --config task_configs/cartpole.yaml --resume \
+      --run-dir https://ACCOUNT.blob.core.windows.net/runs/cartpole/eastus/run1   (see docs/azure.md)
   python -m trainer train --config task_configs/cartpole.yaml --run-dir DIR2 --warm-start DIR/checkpoints/best_agent.pt
   python -m trainer train --config task_configs/cartpole.yaml --run-dir DIR3 --nproc-per-node 2   (2 CPU ranks)
   python -m trainer evaluate --config task_configs/cartpole.yaml --run-dir DIR --out DIR/eval
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--config", required=True, type=Path, help="task config YAML (task_configs/*.yaml)")
-    train.add_argument("--run-dir", required=True, type=Path, help="run directory to create (or to resume)")
+    train.add_argument("--run-dir", required=True,
+                       help="run directory to create (or to resume): a folder, a file:// URI or a Blob URL (then the "
+                            "trainer works in a scratch folder and writes every file through to the store)")
     start = train.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
                        help="continue this run from its latest verified checkpoint to the same target")
@@ -69,7 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or the local sqlite store)")
     train.add_argument("--experiment", help="MLflow experiment name (default: the task config's name)")
     train.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    train.add_argument("--artifact-uri", help="also publish the run directory here (folder, file:// or Blob URL)")
     train.add_argument("--asset-root", help="robot asset root: local (default), default (NVIDIA's), a folder or URL")
     train.add_argument("--kernel-cache", metavar="URI",
                        help="restore the Warp kernel cache from, and publish it to, this store prefix (folder, file:// "
@@ -95,12 +98,13 @@ def _bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.config import ConfigError
     from trainer.distributed import DistributedConfigError
     from trainer.sim_assets import AssetError
-    from trainer.storage import ArtifactURIError
+    from trainer.storage import ArtifactURIError, IntegrityError
     from trainer.storage.identity import AzureAuthError
+    from trainer.storage.run_location import RunLocationError
     from trainer.train import RunDirError
 
     return (ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError,
-            ArtifactURIError, AzureAuthError, DeviceError)
+            ArtifactURIError, AzureAuthError, DeviceError, RunLocationError, IntegrityError)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -135,9 +139,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         os.environ[KERNEL_CACHE_ENV] = args.kernel_cache
     from trainer import capacity, distributed
     from trainer.config import load_task_config
-    from trainer.pipes import PipesSession, pipes_session
-    from trainer.storage import open_store
-    from trainer.train import check_request, materialization_metadata, train
+    from trainer.storage.run_location import open_run_location
 
     cfg = load_task_config(args.config)
     gpus = None
@@ -148,16 +150,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = cfg.with_overrides(
         num_envs=args.num_envs, timesteps=args.timesteps, device=args.device, seed=args.seed, gpus=gpus
     )
-    # a bad --artifact-uri (or missing Azure credentials) is bad input: refuse it now, not after the training
-    store = open_store(args.artifact_uri) if args.artifact_uri else None
     world = distributed.requested_world_size(cfg.device, cfg.gpus, args.nproc_per_node)
     started = distributed.from_env()
     if world > 1 and not started.is_distributed:
         distributed.check_devices(cfg.device, world)
     # a device this machine lacks, or too small for the envs: said before anything is built or written
     capacity.check_training_device(cfg.device, cfg.num_envs, cfg.family, cfg.agent_cfg()["agent"]["rollouts"])
+    # a store URL is opened (and checked to answer) now: bad input is refused before any training
+    with open_run_location(args.run_dir) as location:
+        if location.remote:
+            location.restore_for_training(resume=args.resume)
+        return _train_at(location, cfg, args, world, started)
+
+
+def _train_at(location, cfg, args: argparse.Namespace, world: int, started) -> int:
+    """Train into `location`; success is reported only once `location.finish()` verified every file in its store."""
+    import os
+
+    from trainer import distributed
+    from trainer.pipes import PipesSession, pipes_session
+    from trainer.train import check_request, materialization_metadata, train
+
     if world > 1 and not started.is_distributed:
-        check_request(cfg, args.run_dir, resume=args.resume, warm_start=args.warm_start,
+        check_request(cfg, location.local_dir, resume=args.resume, warm_start=args.warm_start,
                       warm_start_sha256=args.warm_start_sha256, world_size=world)
         if cfg.family == "isaaclab":  # every rank would refuse a bad --asset-root: say it once, before any starts
             from trainer.sim_assets import configure_asset_root
@@ -177,7 +192,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     ) as pipes:
         result = train(
             cfg,
-            args.run_dir,
+            location,
             resume=args.resume,
             warm_start=args.warm_start,
             warm_start_sha256=args.warm_start_sha256,
@@ -189,14 +204,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         if result is None:  # a non-zero rank: rank 0 reports
             return EXIT_OK
-        metadata = materialization_metadata(result)
-        if store is not None:
-            from trainer.storage import publish_run_dir
-
-            published = publish_run_dir(result.run_dir, args.artifact_uri, store=store)
-            metadata["checkpoint_uri"] = published[f"checkpoints/{Path(result.best_checkpoint).name}"].uri
-            metadata["artifact_uri"] = store.root_uri
-        pipes.report_materialization(metadata, data_version=result.best_checkpoint_sha256[:16])
+        location.finish()  # StorageError (exit 1) when a file could not be stored and verified after retries
+        pipes.report_materialization(materialization_metadata(result), data_version=result.best_checkpoint_sha256[:16])
     print(
         f"[trainer] done: {result.timesteps} timesteps x {result.total_envs} envs in {result.train_time_s:.1f} s "
         f"({result.env_steps_per_s:,.0f} env-steps/s), final mean return {result.final_mean_return}, "
@@ -217,11 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = argv  # a distributed `train` runs this same command line once per rank
+    from trainer.storage.base import StorageError
     try:
         return COMMANDS[args.command](args)
     except _bad_input_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StorageError as exc:  # the store failed after its retries (not bad input); its message has no secret
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -96,22 +96,32 @@ def check_config_matches_run(cfg: TaskConfig, run_dir: Path) -> None:
         )
 
 
-def localize_inputs(run_dir: str, checkpoint: str | None, out: Path) -> tuple[Path, Path | None]:
-    """Local paths for `--run-dir`/`--checkpoint`, downloading (sha256-verified) what is given as a store URI.
+def localize_inputs(
+    run_dir: str, checkpoint: str | None, stack: contextlib.ExitStack
+) -> tuple[Path, Path | None]:
+    """Local paths for `--run-dir`/`--checkpoint`, downloading (sha256-verified) what lives in a store.
 
-    A remote backend trains into the artifact store, so evaluation and export may get a Blob URL for the run
-    (manifest + checkpoints) or for one checkpoint; both arrive as strings because `Path()` would collapse `//`.
+    A remote backend trains into the artifact store, so evaluation and export get the run's Blob URL: its manifest,
+    agent config, curve and the one checkpoint needed are fetched into a scratch folder that `stack` removes. Both
+    arrive as strings because `Path()` would collapse the `//` of a URL.
     """
-    local_run = Path(run_dir)
-    if "://" in run_dir:
-        from trainer.storage import fetch
+    from trainer.storage.run_location import local_folder, open_run_location
 
-        local_run = fetch(run_dir.rstrip("/") + "/", out.parent / f".{out.name}-run")
-    if checkpoint is None or "://" not in checkpoint:
-        return local_run, Path(checkpoint) if checkpoint is not None else None
+    folder = local_folder(run_dir)
+    remote_checkpoint = checkpoint is not None and local_folder(checkpoint) is None
+    if folder is None:
+        location = stack.enter_context(open_run_location(run_dir))
+        if not remote_checkpoint:
+            return location.local_dir, location.restore_for_reading(checkpoint)
+        location.restore_for_reading(None, with_checkpoint=False)  # the checkpoint comes from its own URI
+        folder = location.local_dir
+    if checkpoint is None:
+        return folder, None
+    if not remote_checkpoint:
+        return folder, local_folder(checkpoint)
     from trainer.storage import fetch
 
-    return local_run, fetch(checkpoint, local_run / "checkpoints")
+    return folder, fetch(checkpoint, folder / "checkpoints")
 
 
 def restore_policy(
@@ -319,7 +329,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="checkpoint to evaluate, path or store URI (default: the run's best)")
     parser.add_argument("--checkpoint-sha256", metavar="SHA256",
                         help="sha256 the checkpoint must have (the policy's recorded checkpoint_sha256); exit 2 if not")
-    parser.add_argument("--out", required=True, type=Path, help="output folder for evaluation.json, report, plots")
+    parser.add_argument("--out", required=True,
+                        help="output folder for evaluation.json, report, plots: a folder, file:// URI or Blob URL")
     parser.add_argument("--episodes", type=positive_int, help="episodes K (default: the config's success.episodes)")
     parser.add_argument("--seed", type=int, help="environment seed (default: the config's seed + 1)")
     parser.add_argument("--device", help="torch/simulation device (default: the config's)")
@@ -342,17 +353,20 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.pipes import pipes_session
     from trainer.report import markdown_image
     from trainer.storage import StorageError
+    from trainer.storage.run_location import output_location, publish_outputs
 
     args = _parser().parse_args(argv)
-    with pipes_session() as pipes:
+    with pipes_session() as pipes, contextlib.ExitStack() as stack:
         try:
             cfg = load_task_config(args.config)
-            check_out_dir(args.out)
-            run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
+            out = stack.enter_context(output_location(args.out))  # a store URL: a scratch folder, stored at the end
+            check_out_dir(out.local_dir)
+            run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, stack)
             result = evaluate(
-                cfg, run_dir, args.out, checkpoint=checkpoint, episodes=args.episodes, seed=args.seed,
+                cfg, run_dir, out.local_dir, checkpoint=checkpoint, episodes=args.episodes, seed=args.seed,
                 device=args.device, kernel_cache=args.kernel_cache, checkpoint_sha256=args.checkpoint_sha256,
             )
+            publish_outputs(out, RESULT_NAME)  # verified in the store before anything is reported
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -368,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": result["seed"],
                 "passed": result["passed"],
                 "checkpoint_sha256": result["checkpoint_sha256"],
-                "report_path": str((args.out / REPORT_NAME).resolve()),
-                "learning_curve": _md(markdown_image(args.out / LEARNING_CURVE_NAME, "learning curve")),
-                "return_histogram": _md(markdown_image(args.out / HISTOGRAM_NAME, "episode returns")),
+                "report_path": out.shown(REPORT_NAME),
+                "learning_curve": _md(markdown_image(out.local_dir / LEARNING_CURVE_NAME, "learning curve")),
+                "return_histogram": _md(markdown_image(out.local_dir / HISTOGRAM_NAME, "episode returns")),
             }
         )
         pipes.report_check("evaluation_gate", passed=result["passed"], metadata={**numbers, **thresholds})
@@ -387,9 +401,10 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.sim_assets import AssetError
     from trainer.storage import ArtifactURIError, IntegrityError, ObjectNotFound
     from trainer.storage.identity import AzureAuthError
+    from trainer.storage.run_location import RunLocationError
 
     return (ConfigError, AgentConfigError, CheckpointError, AssetError, IntegrityError, ObjectNotFound,
-            ArtifactURIError, AzureAuthError, OutputDirError)
+            ArtifactURIError, AzureAuthError, OutputDirError, RunLocationError)
 
 
 def _md(text: str) -> dict[str, str]:

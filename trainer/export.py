@@ -13,6 +13,7 @@ No simulator is started: the agent is rebuilt on a spec-only environment that ca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -492,7 +493,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="checkpoint to export, path or store URI (default: the run's best)")
     parser.add_argument("--checkpoint-sha256", metavar="SHA256",
                         help="sha256 the checkpoint must have (the policy's recorded checkpoint_sha256); exit 2 if not")
-    parser.add_argument("--out", required=True, type=Path, help="output folder for policy.onnx and export.json")
+    parser.add_argument("--out", required=True,
+                        help="output folder for policy.onnx and export.json: a folder, file:// URI or Blob URL")
     parser.add_argument("--latency-iterations", type=positive_int, default=200, help="timed calls per batch size")
     return parser
 
@@ -503,17 +505,20 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.evaluate import bad_input_errors, check_out_dir, localize_inputs
     from trainer.pipes import pipes_session
     from trainer.storage import StorageError
+    from trainer.storage.run_location import output_location, publish_outputs
 
     args = _parser().parse_args(argv)
-    with pipes_session() as pipes:
+    with pipes_session() as pipes, contextlib.ExitStack() as stack:
         try:
             cfg = load_task_config(args.config)
-            check_out_dir(args.out)
-            run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, args.out)
+            out = stack.enter_context(output_location(args.out))  # a store URL: a scratch folder, stored at the end
+            check_out_dir(out.local_dir)
+            run_dir, checkpoint = localize_inputs(args.run_dir, args.checkpoint, stack)
             result = export(
-                cfg, run_dir, args.out, checkpoint=checkpoint, checkpoint_sha256=args.checkpoint_sha256,
+                cfg, run_dir, out.local_dir, checkpoint=checkpoint, checkpoint_sha256=args.checkpoint_sha256,
                 latency_iterations=args.latency_iterations,
             )
+            publish_outputs(out, SUMMARY_NAME)  # the model is verified in the store before it is reported
         except bad_input_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -524,12 +529,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             pipes.report_check("onnx_parity", passed=False, metadata={"error": str(exc)})
             return 1
-        _report(pipes, result)
-    print(json.dumps({"onnx": result.onnx_path, "max_abs_diff": result.parity["max_abs_diff"]}))
+        onnx_uri = out.uri_for(ONNX_NAME)
+        _report(pipes, result, onnx_uri=onnx_uri)
+    print(json.dumps({"onnx": onnx_uri, "max_abs_diff": result.parity["max_abs_diff"]}))
     return 0
 
 
-def _report(pipes: Any, result: ExportResult) -> None:
+def _report(pipes: Any, result: ExportResult, *, onnx_uri: str) -> None:
     latency = {
         f"latency_{runtime}_{batch}_{pct}": value
         for runtime, by_batch in result.latency.items()
@@ -539,7 +545,7 @@ def _report(pipes: Any, result: ExportResult) -> None:
     numbers = {"max_abs_diff": result.parity["max_abs_diff"], "parity_observations": result.parity["observations"]}
     pipes.report_materialization(
         {
-            "onnx_uri": Path(result.onnx_path).resolve().as_uri(),
+            "onnx_uri": onnx_uri,  # file:// locally, the blob's URL on a store: what deployed_policy fetches
             "onnx_sha256": result.onnx_sha256,
             "opset": result.opset,
             "checkpoint_sha256": result.checkpoint_sha256,

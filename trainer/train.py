@@ -33,6 +33,7 @@ from trainer import checkpoints, distributed
 from trainer.checkpoints import CheckpointError
 from trainer.config import TaskConfig, dump_resolved
 from trainer.pipes import PipesSession
+from trainer.storage.run_location import RunLocation
 from trainer.storage.uris import redact_uri
 
 PACKAGES = ("isaaclab", "skrl", "torch", "newton", "warp-lang", "mujoco", "mujoco-warp", "gymnasium", "mlflow")
@@ -197,10 +198,14 @@ def check_request(
 
 
 class _CheckpointWriter:
-    """Replaces skrl's `write_checkpoint`: same files, but atomic and recorded in the manifest with sha256."""
+    """Replaces skrl's `write_checkpoint`: same files, but atomic and recorded in the manifest with sha256.
 
-    def __init__(self, agent: Any, run_dir: Path, manifest: dict[str, Any], tracker: Any | None) -> None:
-        self.agent, self.run_dir, self.manifest, self.tracker = agent, run_dir, manifest, tracker
+    Each checkpoint goes to the run's store before the manifest that lists it (`RunLocation.put` keeps the order).
+    """
+
+    def __init__(self, agent: Any, location: RunLocation, manifest: dict[str, Any], tracker: Any | None) -> None:
+        self.agent, self.location, self.manifest, self.tracker = agent, location, manifest, tracker
+        self.run_dir = location.local_dir
 
     def _modules(self, source: dict[str, Any]) -> dict[str, Any]:
         return {name: self.agent._get_internal_value(module) for name, module in source.items()}
@@ -209,6 +214,7 @@ class _CheckpointWriter:
         agent = self.agent
         path = checkpoints.checkpoint_path(self.run_dir, f"agent_{timestep}.pt")
         checkpoints.atomic_torch_save(self._modules(agent.checkpoint_modules), path)
+        written = [f"{checkpoints.CHECKPOINT_DIR}/{path.name}"]
         best = agent.checkpoint_best_modules
         if best["modules"] and not best["saved"]:
             # skrl deep-copied every module (training_state included) when this became the best
@@ -217,10 +223,12 @@ class _CheckpointWriter:
             checkpoints.atomic_torch_save(best_modules, best_path)
             best["saved"] = True
             checkpoints.record_checkpoint(self.run_dir, self.manifest, best_path, best["timestep"])
+            written.append(f"{checkpoints.CHECKPOINT_DIR}/{checkpoints.BEST}")
             if self.tracker is not None:
                 self.tracker.log_artifact(best_path, "checkpoints")
         self.manifest["timesteps_done"] = int(timestep)
         checkpoints.record_checkpoint(self.run_dir, self.manifest, path, timestep)
+        self.location.put(*written, "metrics.jsonl", checkpoints.MANIFEST)
         if self.tracker is not None:
             self.tracker.log_artifact(path, "checkpoints")
             self.tracker.log_artifact(self.run_dir / checkpoints.MANIFEST)
@@ -333,7 +341,7 @@ def _train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
 
 def train(
     cfg: TaskConfig,
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | RunLocation,
     *,
     resume: bool = False,
     warm_start: str | os.PathLike | None = None,
@@ -348,7 +356,8 @@ def train(
     """Train `cfg` into `run_dir` (see the module docstring for resume vs warm-start).
 
     Inside `distributed.process_group()` this is one rank of a distributed run: only rank 0 writes anything and
-    returns the TrainResult; the other ranks return None.
+    returns the TrainResult; the other ranks return None. A `RunLocation` on a store (trainer/storage/run_location.py)
+    is trained in its local folder and written through to the store; the caller's `location.finish()` waits for it.
     """
     import sys
 
@@ -357,7 +366,8 @@ def train(
     world = rank.world_size
     total_envs = cfg.num_envs * world
     t_wall = time.monotonic()
-    run_dir = Path(run_dir).resolve()
+    location = run_dir if isinstance(run_dir, RunLocation) else RunLocation.local(run_dir)
+    run_dir = location.local_dir
     old_manifest, resume_from, warm = check_request(
         cfg, run_dir, resume=resume, warm_start=warm_start, warm_start_sha256=warm_start_sha256, world_size=world
     )
@@ -431,7 +441,7 @@ def train(
                 "device": cfg.device,
                 "num_envs": cfg.num_envs,
                 "world_size": world,
-                "run_dir": str(run_dir),
+                "run_dir": location.uri,
                 "resumed": bool(resume_from),
                 **{f"version.{k}": v for k, v in manifest["packages"].items()},
             }
@@ -441,6 +451,7 @@ def train(
         manifest["mlflow_tracking_uri"] = redact_uri(tracker.tracking_uri) if manifest["mlflow_run_id"] else None
     if main:
         checkpoints.write_manifest(run_dir, manifest)
+        location.put("config.resolved.yaml", "agent.yaml", checkpoints.MANIFEST)
 
     from trainer.agent import build_runner
     from trainer.envs import make_env
@@ -476,7 +487,7 @@ def train(
                 start = state.timestep
                 if main:
                     _truncate_metrics(run_dir / "metrics.jsonl", start)
-                    print(f"[trainer] resuming {run_dir} from {resume_from[0].name} (step {start})", flush=True)
+                    print(f"[trainer] resuming {location.uri} from {resume_from[0].name} (step {start})", flush=True)
             elif warm_path is not None:
                 _load_weights_only(agent, *warm)
                 if main:
@@ -495,7 +506,7 @@ def train(
                 print(f"[trainer] first training step after {since_start:.1f} s"
                       + (f" ({world} ranks)" if world > 1 else ""), flush=True)
             if main:
-                agent.write_checkpoint = _CheckpointWriter(agent, run_dir, manifest, tracker)
+                agent.write_checkpoint = _CheckpointWriter(agent, location, manifest, tracker)
                 metrics_writer = _MetricsWriter(agent, total_envs, run_dir / "metrics.jsonl", tracker, progress,
                                                 t_train)
                 agent.write_tracking_data = metrics_writer
@@ -539,8 +550,9 @@ def train(
     best_path, best_entry = checkpoints.best(run_dir, manifest)
     env_steps = (cfg.timesteps - start) * total_envs
     final = _last_values(run_dir / "metrics.jsonl", ("Reward/Total_reward_mean", "Episode/Total_timesteps_mean"))
+    best_key = f"{checkpoints.CHECKPOINT_DIR}/{best_path.name}"
     result = TrainResult(
-        run_dir=str(run_dir),
+        run_dir=location.uri,
         task=cfg.task,
         num_envs=cfg.num_envs,
         device=cfg.device,
@@ -554,14 +566,14 @@ def train(
         env_steps_per_s=round(env_steps / train_time, 1) if train_time > 0 else 0.0,
         final_mean_return=final.get("Reward/Total_reward_mean"),
         final_mean_episode_length=final.get("Episode/Total_timesteps_mean"),
-        best_checkpoint=str(best_path),
+        best_checkpoint=location.shown(best_key),
         best_checkpoint_sha256=best_entry["sha256"],
         config_sha256=config_sha,
-        resumed_from=str(resume_from[0]) if resume_from else None,
+        resumed_from=location.shown(f"{checkpoints.CHECKPOINT_DIR}/{resume_from[0].name}") if resume_from else None,
         warm_started_from=str(warm_path) if warm_path else None,
         mlflow_run_id=manifest.get("mlflow_run_id"),
         mlflow_tracking_uri=manifest.get("mlflow_tracking_uri"),
-        checkpoint_uri=best_path.as_uri(),
+        checkpoint_uri=location.uri_for(best_key),
         world_size=world,
         total_envs=total_envs,
         rank_parameters_sha256=rank_hashes,
@@ -576,6 +588,7 @@ def train(
             tracker.log_artifact(run_dir / name)
     result.wall_time_s = round(time.monotonic() - t_wall, 3)
     checkpoints.atomic_write_text(run_dir / "train_result.json", result.to_json())
+    location.put("metrics.jsonl", "train_result.json", checkpoints.MANIFEST)  # the manifest last, as always
     if tracker is not None:
         tracker.log_artifact(run_dir / "train_result.json")
         tracker.log_artifact(run_dir / checkpoints.MANIFEST)

@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from robotics_assets.defs.deployment.assets import local_path
 from tests.assets.conftest import latest, materialize, mkey
+from trainer.storage.run_location import local_folder
 
 pytestmark = pytest.mark.timeout(1500)
 
@@ -17,15 +17,15 @@ def test_chain_materializes_with_lineage_and_metadata(real_chain):
     instance, key = chain["instance"], mkey("cartpole", "eastus")
     assert chain["result"].success
     policy = latest(instance, "policy", key)
-    assert Path(local_path(policy["checkpoint_uri"])).is_file() and policy["env_steps_per_s"] > 0
+    assert Path(local_folder(policy["checkpoint_uri"])).is_file() and policy["env_steps_per_s"] > 0
     assert policy["device"] == "cpu" and policy["gpu_hours"] == 0 and policy["estimated_cost"] == 0
     assert policy["cpu_wall_time_s"] > 0 and policy["mlflow_run_id"]
     assert policy["mlflow_run_url"].startswith("http://127.0.0.1:5000/#/experiments/")
     report = latest(instance, "evaluation_report", key)
-    assert report["passed"] is True and Path(local_path(report["report_path"])).is_file()
+    assert report["passed"] is True and Path(local_folder(report["report_path"])).is_file()
     assert any("data:image/png;base64," in str(v) for v in report.values()), "plots are embedded as images"
     onnx = latest(instance, "onnx_policy", key)
-    assert Path(local_path(onnx["onnx_uri"])).is_file() and onnx["max_abs_diff"] < 1e-4
+    assert Path(local_folder(onnx["onnx_uri"])).is_file() and onnx["max_abs_diff"] < 1e-4
     checks = {e.check_name: e.passed for e in chain["result"].get_asset_check_evaluations()}
     assert checks == {"evaluation_gate": True, "onnx_parity": True}
     deployed = latest(instance, "deployed_policy", key)

@@ -1,5 +1,6 @@
-"""The whole Cartpole chain in "local Azure" mode: run directories published to Azurite, tracking and the model
-registry on a real MLflow server whose artifacts live in Azurite; then a planted-secret scan of everything produced."""
+"""The whole Cartpole chain in "local Azure" mode: the region's artifact root is a Blob container on Azurite (the
+trainer writes its run through to it), tracking and the model registry on a real MLflow server whose artifacts live in
+Azurite; then a planted-secret scan of everything produced."""
 
 import dagster as dg
 import mlflow
@@ -30,7 +31,7 @@ def _container(azurite, name):
 
 
 def test_cartpole_chain_on_azurite_and_mlflow_server(azurite, mlflow_server, tmp_path, monkeypatch, capfd):
-    artifact_uri = f"{azurite.blob_endpoint}/checkpoints/cartpole/eastus/chain"
+    artifact_root = f"{azurite.blob_endpoint}/checkpoints"
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     # the code location and its run workers inherit it; the local trainer's environment is allowlisted (launch/local.py)
     monkeypatch.setenv("ROBOTICS_PLANTED_SECRET", PLANTED)
@@ -38,9 +39,9 @@ def test_cartpole_chain_on_azurite_and_mlflow_server(azurite, mlflow_server, tmp
     monkeypatch.setenv("WARP_CACHE_PATH", str(HERE.parents[1] / ".data" / "warp_cache"))
     settings = write_settings(
         tmp_path, standin=False, regions=("eastus",), enabled_regions=["eastus"],
-        training={"trainer_args": {"device": "cpu", "artifact_uri": artifact_uri}},
     )
-    text = settings.read_text().replace("mlflow_tracking_uri: null", f"mlflow_tracking_uri: {mlflow_server.url}")
+    text = settings.read_text().replace("eastus: {}", f"eastus: {{artifact_root: '{artifact_root}'}}")
+    text = text.replace("mlflow_tracking_uri: null", f"mlflow_tracking_uri: {mlflow_server.url}")
     settings.write_text(text)
     monkeypatch.setenv("ROBOTICS_SETTINGS", str(settings))
     (tmp_path / "task_configs" / "cartpole.yaml").write_text((HERE / "task_configs" / "cartpole.yaml").read_text())
@@ -54,20 +55,21 @@ def test_cartpole_chain_on_azurite_and_mlflow_server(azurite, mlflow_server, tmp
 
         policy = latest(instance, "policy", key)
         # The checkpoint URI in Dagster's metadata is a blob in Azurite, and it verifies against its sha256.
-        assert policy["checkpoint_uri"].startswith(artifact_uri + "/checkpoints/")
+        run_dir = policy["run_dir"]
+        assert run_dir.startswith(artifact_root + "/cartpole/eastus/")
+        assert policy["checkpoint_uri"].startswith(run_dir + "/checkpoints/")
         got = fetch(policy["checkpoint_uri"], tmp_path / "fetched")
-        assert open_store(artifact_uri).info(f"checkpoints/{got.name}").sha256 == policy["checkpoint_sha256"]
+        assert open_store(run_dir).info(f"checkpoints/{got.name}").sha256 == policy["checkpoint_sha256"]
         assert policy["mlflow_run_url"].startswith(f"{mlflow_server.url}/#/experiments/")
         client = mlflow.MlflowClient(mlflow_server.url)
         assert client.get_run(policy["mlflow_run_id"]).info.status == "FINISHED"
         stored = list(_container(azurite, "mlflow").list_blob_names())
         assert any(policy["mlflow_run_id"] in name for name in stored)  # MLflow artifacts are in Azurite
 
-        downstream_ready = _trainer_reads_checkpoint_uris()
-        if downstream_ready:
-            result = materialize(defs, instance, CHAIN[1:], key, raise_on_error=False)
-            assert result.success
-            assert latest(instance, "deployed_policy", key)["promoted"] is True
+        result = materialize(defs, instance, CHAIN[1:], key, raise_on_error=False)
+        assert result.success
+        assert latest(instance, "onnx_policy", key)["onnx_uri"].startswith(run_dir + "/export/")
+        assert latest(instance, "deployed_policy", key)["promoted"] is True
 
         out, err = capfd.readouterr()
         for secret in (PLANTED, AZURITE_KEY):
@@ -77,14 +79,3 @@ def test_cartpole_chain_on_azurite_and_mlflow_server(azurite, mlflow_server, tmp
                 blob_containers=[_container(azurite, "checkpoints"), _container(azurite, "mlflow")],
             )
             assert hits == [], hits
-        if not downstream_ready:
-            pytest.skip("evaluate/export after a Blob-published training need `trainer evaluate/export --checkpoint "
-                        "<blob URI>` (trainer.storage.fetch in trainer/evaluate.py verified_checkpoint)")
-
-
-def _trainer_reads_checkpoint_uris() -> bool:
-    import inspect
-
-    from trainer import evaluate
-
-    return "trainer.storage" in inspect.getsource(evaluate)

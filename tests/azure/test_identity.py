@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _PROBE = r"""
 import json, os, sys, tempfile
 import dagster as dg
-from trainer.storage import open_store, publish_run_dir
+from trainer.storage import fetch, open_store
 tmp = tempfile.mkdtemp()
 store = open_store(tmp)
 store.put_bytes(b"local", "checkpoints/a.pt"); assert store.read_bytes("checkpoints/a.pt") == b"local"

@@ -90,14 +90,13 @@ def test_real_trainer_over_blob_pipes_with_artifacts_in_blob_and_mlflow_server(
 
     config = tmp_path / "pendulum.yaml"
     config.write_text(TINY_CONFIG)
-    run_dir = tmp_path / "run"
     artifact_uri = f"{blob_env.blob_endpoint}/checkpoints/pendulum/local/run-1"
 
     @dg.asset
     def policy(context: dg.AssetExecutionContext, pipes: dg.PipesSubprocessClient):
         return pipes.run(
-            command=[sys.executable, "-m", "trainer", "train", "--config", str(config), "--run-dir", str(run_dir),
-                     "--tracking-uri", mlflow_server.url, "--experiment", "azure-path", "--artifact-uri", artifact_uri],
+            command=[sys.executable, "-m", "trainer", "train", "--config", str(config), "--run-dir", artifact_uri,
+                     "--tracking-uri", mlflow_server.url, "--experiment", "azure-path"],
             context=context,
             env={"AZURE_STORAGE_CONNECTION_STRING": blob_env.connection_string, "PYTHONPATH": str(ROOT),
                  "ROBOTICS_PLANTED_SECRET": PLANTED},

@@ -19,7 +19,6 @@ from trainer.storage import (
     StorageError,
     fetch,
     open_store,
-    publish_run_dir,
     redact_uri,
 )
 from trainer.storage.identity import AzureAuthError
@@ -251,24 +250,16 @@ def test_hashing_writer_rehashes_a_first_write_the_head_does_not_describe(tmp_pa
     assert writer.hexdigest() == hashlib.sha256(b"hello world").hexdigest()
 
 
-def test_publish_run_dir_and_fetch(blob_env, tmp_path, checkpoint):
+def test_fetch_a_prefix_and_one_object(blob_env, tmp_path, checkpoint):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "best_agent.pt").write_bytes(checkpoint.read_bytes())
     (run_dir / "metrics.jsonl").write_text('{"timestep": 1}\n')
     (run_dir / "manifest.json").write_text(json.dumps({"task": "cartpole"}))
     root = _root(blob_env)
-    published = publish_run_dir(run_dir, root)
-    assert set(published) == {"checkpoints/best_agent.pt", "metrics.jsonl", "manifest.json"}
-    etag = _raw_container(blob_env, "checkpoints").get_blob_client(
-        published["manifest.json"].uri.split("/checkpoints/", 1)[1]
-    ).get_blob_properties().etag
-    (run_dir / "metrics.jsonl").write_text('{"timestep": 1}\n{"timestep": 2}\n')
-    again = publish_run_dir(run_dir, root)  # only the changed file is sent again
-    assert again["metrics.jsonl"].sha256 != published["metrics.jsonl"].sha256
-    assert _raw_container(blob_env, "checkpoints").get_blob_client(
-        again["manifest.json"].uri.split("/checkpoints/", 1)[1]
-    ).get_blob_properties().etag == etag
+    store = open_store(root)
+    published = {key: store.put_file(run_dir / key, key)
+                 for key in ("checkpoints/best_agent.pt", "metrics.jsonl", "manifest.json")}
     got = fetch(root, tmp_path / "fetched")
     assert (got / "metrics.jsonl").read_text() == (run_dir / "metrics.jsonl").read_text()
     single = fetch(published["checkpoints/best_agent.pt"].uri, tmp_path / "one")

@@ -40,13 +40,12 @@ def no_azure_credentials(monkeypatch):
         ("https://acct.blob.core.windows.net/checkpoints/run", "no Azure credentials configured", None),
     ],
 )
-def test_train_refuses_a_bad_artifact_uri_before_training(capsys, tmp_path, no_azure_credentials, uri, expected,
-                                                          secret):
-    run_dir = tmp_path / "run"
-    err = _fails_with(capsys, ["train", "--config", str(CARTPOLE), "--run-dir", str(run_dir), "--no-tracking",
-                               "--artifact-uri", uri], expected)
+def test_train_refuses_a_bad_run_dir_uri_before_training(capsys, tmp_path, monkeypatch, no_azure_credentials, uri,
+                                                         expected, secret):
+    monkeypatch.chdir(tmp_path)  # a URL taken for a folder name would appear here (it once did: `https:/acct...`)
+    err = _fails_with(capsys, ["train", "--config", str(CARTPOLE), "--run-dir", uri, "--no-tracking"], expected)
     assert secret is None or secret not in err
-    assert not run_dir.exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_train_refuses_a_file_as_run_dir_and_a_missing_asset_root_without_writing(capsys, tmp_path):

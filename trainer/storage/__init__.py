@@ -11,8 +11,8 @@ from trainer.storage.base import (
     ObjectNotFound,
     StorageError,
 )
+from trainer.storage.fetch import fetch
 from trainer.storage.open import open_store
-from trainer.storage.publish import fetch, publish_run_dir
 from trainer.storage.uris import ArtifactURIError, redact_uri
 
 __all__ = [
@@ -24,6 +24,5 @@ __all__ = [
     "StorageError",
     "fetch",
     "open_store",
-    "publish_run_dir",
     "redact_uri",
 ]

@@ -1,28 +1,12 @@
 """`deployed_policy`: the ONNX model in the MLflow registry, and the region's champion alias if it earned it."""
 
-
-from urllib.parse import unquote, urlparse
-
 import dagster as dg
 
+from robotics_assets.defs.deployment.model_file import fetched_model
 from robotics_assets.lib.partitions import task_region
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.settings import current_settings
 from robotics_assets.lib.upstream import latest_metadata, require
-
-
-def local_path(uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return unquote(parsed.path)
-    if parsed.scheme:
-        raise dg.Failure(
-            f"onnx_uri {uri!r} is remote: fetch it through the artifact store before registering "
-            "(the registry step reads the model file)",
-            allow_retries=False,
-        )
-    return uri
-
 
 EVALUATION_TAGS = ("mean_return", "mean_episode_length", "success_rate")
 
@@ -55,18 +39,19 @@ def build_deployment_asset(
         onnx_uri, onnx_sha = require(onnx, "onnx_policy", "onnx_uri", "onnx_sha256")
         metric = current_settings().raw.promotion.metric
         value = report.get(metric)
-        decision = mlflow.register_and_decide(
-            task=task,
-            region=region,
-            onnx_path=local_path(str(onnx_uri)),
-            onnx_sha256=str(onnx_sha),
-            training_run_id=policy.get("mlflow_run_id"),
-            metric_value=None if value is None else float(value),
-            gate_passed=bool(report.get("passed")),
-            # the numbers the gate judged travel with the model, so the champion check can judge them again later
-            tags={"dagster_run_id": context.run.run_id, "task": task,
-                  **{f"eval_{k}": repr(float(report[k])) for k in EVALUATION_TAGS if report.get(k) is not None}},
-        )
+        with fetched_model(str(onnx_uri), str(onnx_sha)) as onnx_path:
+            decision = mlflow.register_and_decide(
+                task=task,
+                region=region,
+                onnx_path=onnx_path,
+                onnx_sha256=str(onnx_sha),
+                training_run_id=policy.get("mlflow_run_id"),
+                metric_value=None if value is None else float(value),
+                gate_passed=bool(report.get("passed")),
+                # the numbers the gate judged travel with the model, so the champion check can judge them again later
+                tags={"dagster_run_id": context.run.run_id, "task": task,
+                      **{f"eval_{k}": repr(float(report[k])) for k in EVALUATION_TAGS if report.get(k) is not None}},
+            )
         context.log.info(f"{'promoted' if decision.promoted else 'not promoted'}: {decision.reason}")
         champion = decision.previous_champion or {}
         return dg.MaterializeResult(
