@@ -46,14 +46,13 @@ def main() -> int:
     direct, dagster = [], []
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("task", [name])
-        job = defs.resolve_implicit_job_def_def_for_assets([dg.AssetKey("task_config")])
-        job.execute_in_process(instance=instance, partition_key=name, asset_selection=[dg.AssetKey("task_config")])
+        dg.materialize(list(defs.assets), selection=[dg.AssetKey("task_config")], partition_key=name,
+                       instance=instance, resources=defs.resources)
         # warm-up: builds the offline sim assets and fills the Warp kernel cache for both paths
         subprocess.run([sys.executable, "-m", "trainer", "train", "--config", args.config, "--run-dir",
                         str(tmp / "warmup"), "--timesteps", "32", "--no-tracking"], cwd=ROOT, check=True,
                        env={**os.environ, "ROBOTICS_DATA_DIR": str(tmp / "data")}, capture_output=True)
         selection = [dg.AssetKey("policy")]
-        policy_job = defs.resolve_implicit_job_def_def_for_assets(selection)
         key = str(dg.MultiPartitionKey({TASK_DIM: name, REGION_DIM: "eastus"}))
         for i in range(args.repeats):
             t = time.perf_counter()
@@ -63,7 +62,8 @@ def main() -> int:
                            capture_output=True)
             direct.append(time.perf_counter() - t)
             t = time.perf_counter()
-            res = policy_job.execute_in_process(instance=instance, partition_key=key, asset_selection=selection)
+            res = dg.materialize(list(defs.assets), selection=selection, partition_key=key, instance=instance,
+                                 resources=defs.resources)
             assert res.success
             dagster.append(time.perf_counter() - t)
     d, g = min(direct), min(dagster)

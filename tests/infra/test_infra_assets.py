@@ -8,10 +8,10 @@ import shutil
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.data_version import extract_data_version_from_entry
-from dagster._utils.test.data_versions import (
-    get_stale_status_resolver,  # Dagster's own staleness, as the UI shows it
-)
+
+# Dagster's own staleness, as the UI shows it. It has no public Python API (the UI reads it over GraphQL from a
+# running webserver); this test helper is the same resolver, so the test keeps it rather than re-deriving the rule.
+from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from robotics_assets.defs.infra.definitions import build_infra_defs
 from tests.infra.conftest import INFRA
@@ -27,12 +27,7 @@ task_region = dg.MultiPartitionsDefinition(
 
 @dg.asset(
     partitions_def=task_region,
-    deps=[
-        dg.AssetDep(
-            "region_infrastructure",
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region"),
-        )
-    ],
+    deps=["region_infrastructure"],  # Dagster infers the multi -> region mapping, as in definitions.py
 )
 def policy() -> None:
     """Stand-in for the training asset: the dependency is wired exactly as definitions.py documents."""
@@ -49,12 +44,12 @@ def observe(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, str
     result = defs.resolve_job_def("observe_region_infrastructure").execute_in_process(instance=instance)
     assert result.success
     key = dg.AssetKey("region_infrastructure")
-    return {
-        region: extract_data_version_from_entry(
-            instance.get_latest_data_version_record(key, partition_key=region).event_log_entry
-        ).value
-        for region in REGIONS
-    }
+    return {region: current_version(instance, region) for region in REGIONS}
+
+
+def current_version(instance: dg.DagsterInstance, region: str) -> str:
+    record = instance.get_latest_data_version_record(dg.AssetKey("region_infrastructure"), partition_key=region)
+    return record.asset_observation.data_version
 
 
 def edit(path, change) -> None:

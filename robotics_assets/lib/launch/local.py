@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.errors import (
-    DagsterExecutionInterruptedError,
-    DagsterPipesExecutionError,
-)
 
 from robotics_assets.lib.launch.base import LaunchRequest, kernel_cache_env
 
@@ -92,7 +88,7 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
             )
             try:
                 process.wait()
-            except (DagsterExecutionInterruptedError, KeyboardInterrupt):
+            except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
                 context.log.info("[launcher] run interrupted: stopping the trainer's process group")
                 stop_process_group(process, self.termination_timeout_seconds)
                 raise
@@ -100,9 +96,10 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
                 if process.poll() is None:  # any other error while waiting: never leave training behind
                     stop_process_group(process, self.termination_timeout_seconds)
             if process.returncode != 0:
-                raise DagsterPipesExecutionError(
-                    f"trainer exited with code {process.returncode}"
-                    + (" (bad input: see the task config error above)" if process.returncode == 2 else "")
+                raise dg.Failure(  # public, like the remote backends' failures (PipesSubprocessClient's own is not)
+                    description=f"trainer exited with code {process.returncode}"
+                    + (" (bad input: see the task config error above)" if process.returncode == 2 else ""),
+                    metadata={"exit_code": process.returncode},
                 )
         return dg.PipesClientCompletedInvocation(session)
 
