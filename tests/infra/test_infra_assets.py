@@ -43,7 +43,6 @@ def regions_file(tmp_path):
 def observe(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, str]:
     result = defs.resolve_job_def("observe_region_infrastructure").execute_in_process(instance=instance)
     assert result.success
-    key = dg.AssetKey("region_infrastructure")
     return {region: current_version(instance, region) for region in REGIONS}
 
 
