@@ -232,3 +232,29 @@ def test_a_manifest_missing_any_hardening_setting_fails_the_semantics_check(case
     edit(manifest)
     with pytest.raises(ValueError, match=problem):
         check_pod_semantics(manifest, options, gpus=1)
+
+
+def test_a_task_runs_as_its_training_domains_service_account():
+    """infra_tf scopes each training domain's identity to its tasks' blob prefixes (ABAC); that holds only when the
+    pod runs as the domain's service account (the sample's westeurope has `teama` for `anymal-*`)."""
+    options = _options("westeurope")
+    domains = REGIONS["westeurope"]["aks"]["training_domains"]
+
+    def manifest(task):
+        request = LaunchRequest(task=task, region="westeurope", step="train", config_yaml="seed: 1\n",
+                                args=["--run-dir", "r"], gpus=1)
+        return build_pod_manifest(options, request, IDENTITY, {}, 1, False)
+
+    team = manifest("anymal-flat")
+    assert team["spec"]["serviceAccountName"] == domains["teama"]["service_account"] == "robotics-trainer-teama"
+    check_pod_semantics(team, options, gpus=1)
+    other = manifest("cartpole")
+    assert other["spec"]["serviceAccountName"] == domains["default"]["service_account"]
+    team["spec"]["serviceAccountName"] = other["spec"]["serviceAccountName"]  # another domain's identity: refused
+    with pytest.raises(ValueError, match="service account of task 'anymal-flat'"):
+        check_pod_semantics(team, options, gpus=1)
+    narrow = K8sOptions.from_region("westeurope", {**REGIONS["westeurope"], "aks": {
+        **REGIONS["westeurope"]["aks"], "training_domains": {"teama": domains["teama"]}}},
+        {"image_digest": DIGEST})
+    with pytest.raises(ValueError, match="task cartpole: no training domain of this region covers it"):
+        narrow.service_account_for("cartpole")

@@ -40,6 +40,7 @@ from robotics_assets.lib.launch.remote import (
     resume_args,
 )
 from robotics_assets.lib.secrets import redact
+from robotics_assets.lib.terraform_outputs import training_domain_for
 
 if TYPE_CHECKING:
     from robotics_assets.lib.settings import Settings
@@ -93,13 +94,27 @@ class K8sOptions:
     pipes_options: Mapping[str, Any] = field(default_factory=dict)
     python: str = "python"
     module: str = "trainer"
+    training_domains: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # aks.training_domains
+
+    def service_account_for(self, task: str) -> str:
+        """The service account a task's pods run as: its training domain's (infra_tf grants each domain's identity
+        writes under its own tasks' blob prefixes only), or the region's training account where Terraform defines
+        no domains (an older regions file)."""
+        if not self.training_domains:
+            return self.service_account
+        domain = training_domain_for({"training_domains": self.training_domains}, task)
+        if domain is None:
+            raise ValueError(f"task {task}: no training domain of this region covers it (aks.training_domains: "
+                             f"{', '.join(sorted(self.training_domains))}); add the task or a pattern to a domain "
+                             "in the region's Terraform settings (docs/infra.md, \"Who may do what\")")
+        return self.training_domains[domain]["service_account"]
 
     @classmethod
     def from_region(cls, region: str, outputs: Mapping[str, Any], options: Mapping[str, Any]) -> K8sOptions:
         opts = dict(options)
         check_option_keys(cls, opts, f"region {region}: backend_options", extra=("node_pool", "image_digest"),
                           derived=("namespace", "service_account", "identity_client_id", "node_selector", "taints",
-                                   "gpus_per_node"))
+                                   "gpus_per_node", "training_domains"))
         aks = outputs.get("aks") or {}
         where = f"region {region}"
         for key in ("namespace", "training_service_account", "training_identity_client_id"):
@@ -127,7 +142,8 @@ class K8sOptions:
         return cls(namespace=aks["namespace"], image=image, service_account=aks["training_service_account"],
                    identity_client_id=aks["training_identity_client_id"],
                    node_selector=dict(pool.get("node_selector") or {}), taints=list(pool.get("taints") or []),
-                   gpus_per_node=int(pool.get("gpus_per_node") or 0), **opts)
+                   gpus_per_node=int(pool.get("gpus_per_node") or 0),
+                   training_domains=dict(aks.get("training_domains") or {}), **opts)
 
 
 def pod_name(identity: LaunchIdentity, attempt: int) -> str:
@@ -183,7 +199,7 @@ def build_pod_manifest(options: K8sOptions, request: LaunchRequest, identity: La
         },
         base_pod_spec={
             "restartPolicy": "Never",
-            "serviceAccountName": o.service_account,
+            "serviceAccountName": o.service_account_for(request.task),
             "automountServiceAccountToken": False,  # the trainer talks to no Kubernetes API
             "nodeSelector": dict(o.node_selector),
             "tolerations": [{"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
@@ -248,8 +264,9 @@ def check_pod_semantics(manifest: Mapping[str, Any], options: K8sOptions, gpus: 
             problems.append(f"nodeSelector {key}={value} missing")
     if manifest["metadata"]["labels"].get("azure.workload.identity/use") != "true":
         problems.append("label azure.workload.identity/use=true missing")
-    if spec.get("serviceAccountName") != options.service_account:
-        problems.append("serviceAccountName is not the workload-identity service account")
+    task = manifest["metadata"].get("annotations", {}).get("robotics.example.com/task", "")
+    if spec.get("serviceAccountName") != options.service_account_for(task):
+        problems.append(f"serviceAccountName is not the service account of task {task!r}'s training domain")
     if not spec.get("activeDeadlineSeconds"):
         problems.append("activeDeadlineSeconds missing (a lost pod could hang the run)")
     problems += _hardening_problems(spec, container)
