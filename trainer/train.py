@@ -227,6 +227,12 @@ class _CheckpointWriter:
             if self.tracker is not None:
                 self.tracker.log_artifact(best_path, "checkpoints")
         self.manifest["timesteps_done"] = int(timestep)
+        # the MLflow run was not ready when training started (a slow store): record it with the first checkpoint
+        # written after it exists, so a resume after a kill continues that run instead of opening a second one
+        if (self.tracker is not None and not self.manifest.get("mlflow_run_id")
+                and (run_id := self.tracker.wait_ready(timeout=0))):
+            self.manifest["mlflow_run_id"] = run_id
+            self.manifest["mlflow_tracking_uri"] = redact_uri(self.tracker.tracking_uri)
         checkpoints.record_checkpoint(self.run_dir, self.manifest, path, timestep)
         self.location.put(*written, "metrics.jsonl", checkpoints.MANIFEST)
         if self.tracker is not None:
