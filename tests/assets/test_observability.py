@@ -20,6 +20,7 @@ from tests.assets.conftest import (
     materialize,
     mkey,
     task_yaml,
+    write_settings,
 )
 
 SECRET_PATH = "/services/T000/B000/s3cr3t-webhook-key"
@@ -248,3 +249,23 @@ def test_registry_step_retries_an_mlflow_outage_with_backoff(tmp_path, monkeypat
     assert not result.success
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retries) == 2
+
+
+@pytest.mark.parametrize(("refs", "expected"), [
+    ({}, None),  # local file links
+    ({"git_url": "https://github.com/org/robotics", "git_branch": "release"},
+     "https://github.com/org/robotics/tree/release/robotics_assets/defs/training/assets.py"),
+    ({"git_url": "https://git.example.com/org/robotics", "git_branch": "main", "platform": "gitlab"},
+     "https://git.example.com/org/robotics/-/tree/main/robotics_assets/defs/training/assets.py"),
+])
+def test_code_references_follow_the_settings(tmp_path, monkeypatch, refs, expected):
+    """`code_references.git_url / git_branch / platform` each change the policy asset's source link in the UI."""
+    extra = {"code_references": refs} if refs else {}
+    monkeypatch.setenv("ROBOTICS_SETTINGS", str(write_settings(tmp_path, standin=True, **extra)))
+    spec = next(s for s in load_defs().resolve_all_asset_specs() if s.key == dg.AssetKey("policy"))
+    (ref,) = spec.metadata["dagster/code_references"].code_references
+    if expected is None:
+        assert isinstance(ref, dg.LocalFileCodeReference)
+        assert ref.file_path.endswith("robotics_assets/defs/training/assets.py")
+    else:
+        assert isinstance(ref, dg.UrlCodeReference) and ref.url.startswith(expected + "#L")
