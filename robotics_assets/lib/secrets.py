@@ -16,6 +16,10 @@ from typing import Any, Protocol
 
 import dagster as dg
 
+# The credential shapes are one list, shared with the trainer image (which has no robotics_assets): a dependency-free
+# module of the trainer package, the only one the code location imports (test_loading_definitions_imports_nothing_heavy)
+from trainer.redaction import redact_credentials
+
 BACKEND_ENV = "ROBOTICS_SECRETS_BACKEND"  # env (default) | keyvault
 KEY_VAULT_ENV = "ROBOTICS_KEY_VAULT_URI"
 SECRETS_DIR_ENV = "ROBOTICS_SECRETS_DIR"  # a mounted folder of one file per secret (k8s Secret / CSI driver)
@@ -49,10 +53,6 @@ def redact(text: Any) -> str:
         known = sorted(_known, key=len, reverse=True)
     for value in known:
         out = out.replace(value, MASK)
-    # the credential shapes are one list, shared with the trainer image (which has no robotics_assets); a
-    # dependency-free module, imported on first use so that loading the definitions imports nothing of the trainer
-    from trainer.redaction import redact_credentials
-
     return redact_credentials(out)
 
 

@@ -40,7 +40,7 @@ def test_only_allowlisted_names_pass():
 
 
 def test_a_secret_of_the_dagster_host_does_not_reach_the_trainer(tmp_path, monkeypatch):
-    for name, value in {**PLANTED, **NEEDED, "STANDIN_KNOB": "passed-on-request"}.items():
+    for name, value in {**PLANTED, **NEEDED, "STANDIN_KNOB": "passed-on-request", "PYTHONPATH": str(ROOT)}.items():
         monkeypatch.setenv(name, value)
     backend = LocalBackend(env={"ROBOTICS_DATA_DIR": str(tmp_path)}, cwd=str(ROOT), python=sys.executable,
                            module="tests.backends.env_probe", pass_env=["STANDIN_KNOB"])
@@ -58,7 +58,7 @@ def test_a_secret_of_the_dagster_host_does_not_reach_the_trainer(tmp_path, monke
     assert leaked == set()
     assert {k: env.get(k) for k in NEEDED} == NEEDED
     assert env["STANDIN_KNOB"] == "passed-on-request" and env["ROBOTICS_DATA_DIR"] == str(tmp_path)
-    assert env["PYTHONPATH"] and any(k.startswith("DAGSTER_PIPES_") for k in env)
+    assert env["PYTHONPATH"] == str(ROOT) and any(k.startswith("DAGSTER_PIPES_") for k in env)
 
 
 @pytest.mark.parametrize("names", [["BAD NAME"], [3], ["X=1"]])

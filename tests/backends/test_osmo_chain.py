@@ -1,6 +1,6 @@
 """The whole OSMO path with the real trainer: Dagster -> OSMO client (JWT auth) -> OSMO stand-in -> `python -m trainer`
 (real CPU training in the task's private scratch) -> Pipes over Blob (Azurite) -> Dagster, the run directory published
-to Azurite (`--artifact-uri`). Nothing the task wrote is read from this machine's disk: the test checks the store.
+to Azurite (`--run-dir` a Blob URL). Nothing the task wrote is read from this machine's disk: the test checks the store.
 (Resuming a preempted training from the store, and evaluation/export as their own tasks, are the end-to-end test of
 the run-directory-in-the-store work.)"""
 
@@ -63,7 +63,7 @@ def test_real_training_in_a_task_reports_through_blob_and_publishes_to_the_store
     @dg.asset
     def policy(context):
         request = LaunchRequest(task="pendulum", region="eastus", step="train", config_yaml=CONFIG,
-                                args=["--run-dir", "/tmp/run", "--artifact-uri", published, "--no-tracking"])
+                                args=["--run-dir", published, "--no-tracking"])  # the run lives in the store
         return backend.launch(context, request).get_materialize_result()
 
     result = dg.materialize([policy], raise_on_error=False)
@@ -78,4 +78,5 @@ def test_real_training_in_a_task_reports_through_blob_and_publishes_to_the_store
     store = open_store(published)
     assert store.exists("manifest.json") and store.info(train["checkpoint_uri"][len(published) + 1:]).sha256 == \
         train["checkpoint_sha256"]
-    assert not (server.standin.workdir / "tmp" / "run").exists()
+    assert train["run_dir"] == published
+    assert not any(server.standin.workdir.rglob("manifest.json")), "the task's scratch died with it"
