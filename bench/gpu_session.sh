@@ -8,6 +8,9 @@
 #   kernels            bench/gpu_kernels.py: tiny kernels eager vs graphed, the PPO mini-batch step variants
 #   throughput [ARGS]  bench/gpu_throughput.py: baselines A and B and our trainer in one invocation
 #   ant [ARGS]         bench/gpu_ant.py: Isaac-Ant-Direct, Isaac Lab's own CLI vs our trainer (curves, rates)
+#   antcurves [ARGS]   bench/gpu_ant_curves.py: both over several seeds, every checkpoint evaluated the same way
+#   gym [ARGS]         bench/gym_locomotion.py on this machine's CPUs ($GYM_TAG names the result file)
+#   env                unpack only (run it once before starting two verbs side by side)
 #   profile [ARGS]     bench/gpu_profile.py (default --mode phases --timesteps 320)
 #   sweep VARIANT...   bench/gpu_sweep.py, one JSON variant per argument
 #   multi N            bench/multi_gpu.py --gpus N
@@ -17,7 +20,7 @@
 # `scripts/gpu_bundle.sh DIR` puts those files from DIR into the last chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-verb=${1:?usage: bench/gpu_session.sh stage X | tests | kernels | throughput | ant | profile | sweep VARIANT... | multi N}
+verb=${1:?usage: bench/gpu_session.sh stage X | env | tests | kernels | throughput | ant | antcurves | gym | profile | sweep VARIANT... | multi N}
 shift
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast here
 if [ "$verb" = stage ]; then
@@ -50,10 +53,20 @@ fi
 export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1 ROBOTICS_DATA_DIR=/tmp/rdata
 export ISAACSIM_ASSET_ROOT
 ISAACSIM_ASSET_ROOT=$(python3 -m trainer assets | tail -n 1)
-for seed in /tmp/wz/kernel-cache-*; do  # kernel-cache-<warp version>-<key>.tar.gz[.sha256], from a last session
+# The store keeps one cache per task (trainer/kernel_cache.py: <prefix>/<task>/warp/<version>/<key>.tar.gz); a last
+# session's files come back flattened as kernel-cache--<task>--<version>--<key>.tar.gz[.sha256]. Files of the older
+# flat layout (kernel-cache-<version>-<key>..., one cache for all tasks) seed the shipped GPU tasks.
+for seed in /tmp/wz/kernel-cache-*; do
   [ -f "$seed" ] || continue
   name=${seed#/tmp/wz/kernel-cache-}
-  mkdir -p "/tmp/kc/warp/${name%%-*}" && cp -n "$seed" "/tmp/kc/warp/${name%%-*}/${name#*-}"
+  if [[ $name == -* ]]; then
+    rest=${name#-}; task=${rest%%--*}; rest=${rest#*--}; version=${rest%%--*}; file=${rest#*--}
+    mkdir -p "/tmp/kc/$task/warp/$version" && cp -n "$seed" "/tmp/kc/$task/warp/$version/$file"
+  else
+    for task in ant_gpu cartpole_gpu; do
+      mkdir -p "/tmp/kc/$task/warp/${name%%-*}" && cp -n "$seed" "/tmp/kc/$task/warp/${name%%-*}/${name#*-}"
+    done
+  fi
 done
 export TRAINER_KERNEL_CACHE=file:///tmp/kc
 nvidia-smi --query-gpu=name,driver_version,pstate,clocks.sm,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
@@ -64,6 +77,9 @@ case "$verb" in
            "tests/trainer/test_performance.py" -k "not test_every_switch or gpu" 2>&1 | tee "$out/tests.log" \
            || status=$? ;;
   ant) python3 bench/gpu_ant.py --out "$out/ant.json" "$@" || status=$? ;;
+  antcurves) python3 bench/gpu_ant_curves.py --out "$out/ant_curves.json" "$@" || status=$? ;;
+  gym) python3 bench/gym_locomotion.py --out "$out/gym_${GYM_TAG:-hopper}.json" "$@" || status=$? ;;
+  env) ;;  # unpack and set up only (then verbs can run side by side: a CPU bench next to a GPU one)
   kernels) python3 bench/gpu_kernels.py --out "$out/kernels.json" "$@" || status=$? ;;
   throughput) python3 bench/gpu_throughput.py --num-envs 4096 16384 --skip stock cold --baseline-iterations 50 \
                 --raw-steps 300 --out "$out/throughput.json" "$@" || status=$? ;;
@@ -73,8 +89,9 @@ case "$verb" in
   multi) python3 bench/multi_gpu.py --gpus "${1:?multi needs N}" --out "$out/multi_gpu.json" || status=$? ;;
   *) echo "gpu_session: unknown verb $verb" >&2; exit 2 ;;
 esac
-for object in /tmp/kc/warp/*/*; do  # the tarball and its .sha256 sidecar, flattened: $OUT keeps two folders at most
+for object in /tmp/kc/*/warp/*/*; do  # each tarball and its .sha256 sidecar, flattened ($OUT keeps two folders)
   [ -f "$object" ] || continue
-  cp "$object" "$out/kernel-cache-$(basename "$(dirname "$object")")-$(basename "$object")"
+  version=$(basename "$(dirname "$object")"); task=$(basename "$(dirname "$(dirname "$(dirname "$object")")")")
+  cp "$object" "$out/kernel-cache--$task--$version--$(basename "$object")"
 done
 exit "$status"
