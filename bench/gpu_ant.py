@@ -12,6 +12,7 @@ points after the first 20 % of the updates, over their wall-clock difference: st
 graph captures excluded). Each run is its own process; they share only the Warp kernel cache.
 
   python bench/gpu_ant.py --updates 300 --out ant.json [--product]
+  python bench/gpu_ant.py --config task_configs/humanoid_gpu.yaml --updates 1000 --out humanoid.json [--product]
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def ours(num_envs: int, updates: int, work: Path, product: bool, device: str, fr
     cfg.setdefault("performance", {})["env_frontend"] = frontend
     if device == "cpu":  # a dry run of this script on a machine without a GPU
         cfg["success"]["episodes"], cfg["export"]["latency_batch_sizes"] = num_envs, [1, num_envs]
-    path = work / "ant_gpu.yaml"  # the file name is the task name
+    path = work / CONFIG.name  # the file name is the task name
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     run_dir = work / "run-ours"
     out, wall, _ = _run([sys.executable, "-m", "trainer", "train", "--config", path, "--run-dir", run_dir,
@@ -141,7 +142,10 @@ def _r(value: float | None) -> float | None:
 
 
 def main() -> None:
+    global CONFIG, TASK, ROLLOUTS  # one task per invocation
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=CONFIG,
+                        help="another shipped Isaac Lab locomotion config (its task and rollouts are used for both)")
     parser.add_argument("--num-envs", type=int, default=4096)
     parser.add_argument("--updates", type=int, default=300, help="PPO updates (Isaac Lab: --max_iterations)")
     parser.add_argument("--every", type=int, default=25, help="curve rows every this many updates")
@@ -153,6 +157,11 @@ def main() -> None:
                         help="Isaac Lab env runtime for both (`--frontend` of Isaac Lab's CLI, ours: env_frontend)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    CONFIG = args.config.resolve()
+    from trainer.config import load_task_config
+
+    task_cfg = load_task_config(CONFIG)
+    TASK, ROLLOUTS = task_cfg.task_id, int(task_cfg.resolved()["agent"]["agent"]["rollouts"])
     results: dict = {"task": TASK, "num_envs": args.num_envs, "updates": args.updates, "frontend": args.frontend,
                      "seed": args.seed}
     try:

@@ -1,4 +1,4 @@
-"""Offline USD asset root for Isaac Lab, so Cartpole and Ant train without NVIDIA's asset server.
+"""Offline USD asset root for Isaac Lab, so Cartpole, Ant and Humanoid train without NVIDIA's asset server.
 
 Isaac Lab resolves robot USDs under `ISAACSIM_ASSET_ROOT` (read once, when `isaaclab.utils.assets` is imported), and
 by default that is a remote server this machine cannot reach. From what the installed wheels ship we build, with
@@ -10,6 +10,11 @@ by default that is a remote server this machine cannot reach. From what the inst
   all; newton ships that file too). We set density 5, so the masses match (tests/trainer/test_sim_assets.py checks
   them, and the joint limits, against newton's import of `nv_ant.xml`). Gear ratios (15) and the termination height
   (0.31 m) are the task's, not the asset's;
+- the Humanoid of `Isaac-Humanoid-Direct`, from the newton wheel's `examples/assets/humanoid.usda`: Isaac Sim's
+  import of MuJoCo's `nv_humanoid.xml` (newton ships that too; same 40.8 kg, same joints and limits), whose revolute
+  joints keep their MJCF names (`abdomen_x`, `right_knee`, `right_elbow`). Isaac Sim's own humanoid names every
+  joint after the link it moves (`pelvis`, `right_shin`, `right_lower_arm`), and Isaac Lab's HUMANOID_CFG actuators
+  and its task's joint gears select joints by those names, so we rename the three kinds of joint the same way;
 - a collision ground plane.
 
 Asset root setting (`--asset-root` / `ROBOTICS_ASSET_ROOT`):
@@ -36,8 +41,10 @@ GROUND_PLANE = "Isaac/IsaacLab/Environments/Grid/default_ground_plane_checker_v1
 ANT_SOURCE = "newton/examples/assets/ant.usda"
 ANT_USD = "Isaac/Robots/IsaacSim/Ant/ant_instanceable.usd"
 ANT_DENSITY = 5.0  # kg/m^3 of every ant body, as in MuJoCo's ant and Isaac Gym's nv_ant.xml
-BUILT = (CARTPOLE_USD, ANT_USD, GROUND_PLANE)
-_LAYOUT = "2"  # bump when what is built changes, so cached roots are rebuilt
+HUMANOID_SOURCE = "newton/examples/assets/humanoid.usda"
+HUMANOID_USD = "Isaac/Robots/IsaacSim/Humanoid/humanoid_instanceable.usd"
+BUILT = (CARTPOLE_USD, ANT_USD, HUMANOID_USD, GROUND_PLANE)
+_LAYOUT = "3"  # bump when what is built changes, so cached roots are rebuilt
 
 _GROUND_PLANE_USDA = """#usda 1.0
 (
@@ -77,11 +84,15 @@ def golden_stage_path() -> Path:
     return path
 
 
-def ant_source_path() -> Path:
-    path = Path(_dist("newton").locate_file(ANT_SOURCE))
+def newton_asset_path(name: str) -> Path:
+    path = Path(_dist("newton").locate_file(name))
     if not path.is_file():
-        raise AssetError(f"the installed newton wheel has no {ANT_SOURCE} (at {path})")
+        raise AssetError(f"the installed newton wheel has no {name} (at {path})")
     return path
+
+
+def ant_source_path() -> Path:
+    return newton_asset_path(ANT_SOURCE)
 
 
 def wheel_hash() -> str:
@@ -141,6 +152,31 @@ def _write_ant(source: Path, out: Path) -> None:
     out.write_text(dst.ExportToString(), encoding="utf-8")
 
 
+def _write_humanoid(source: Path, out: Path) -> None:
+    """The `/nv_humanoid` articulation of newton's humanoid.usda, each moving joint named after its child link."""
+    from pxr import Sdf, Usd, UsdPhysics
+
+    src = Sdf.Layer.FindOrOpen(str(source))
+    dst = Sdf.Layer.CreateAnonymous(".usda")
+    dst.ImportFromString(
+        '#usda 1.0\n(\n defaultPrim = "nv_humanoid"\n metersPerUnit = 1\n kilogramsPerUnit = 1\n upAxis = "Z"\n)\n'
+    )
+    Sdf.CopySpec(src, "/nv_humanoid", dst, "/nv_humanoid")
+    stage = Usd.Stage.Open(dst)
+    renames = {}
+    for prim in stage.Traverse():
+        if prim.IsA(UsdPhysics.Joint) and not prim.IsA(UsdPhysics.FixedJoint):
+            targets = UsdPhysics.Joint(prim).GetBody1Rel().GetTargets()
+            if len(targets) == 1 and targets[0].name != prim.GetName():
+                renames[prim.GetPath()] = targets[0].name
+    if len(renames) != 5:  # abdomen_x, both knees, both elbows
+        raise AssetError(f"{source}: expected 5 joints named unlike their link, found {sorted(map(str, renames))}")
+    for path, name in renames.items():
+        dst.GetPrimAtPath(path).name = name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dst.ExportToString(), encoding="utf-8")
+
+
 def offline_asset_root(*, rebuild: bool = False) -> Path:
     """Build (once per isaaclab wheel) and return the offline asset root."""
     cache = data_dir() / "sim_assets"
@@ -153,6 +189,7 @@ def offline_asset_root(*, rebuild: bool = False) -> Path:
     try:
         _write_cartpole(golden_stage_path(), tmp / CARTPOLE_USD)
         _write_ant(ant_source_path(), tmp / ANT_USD)
+        _write_humanoid(newton_asset_path(HUMANOID_SOURCE), tmp / HUMANOID_USD)
         (tmp / GROUND_PLANE).parent.mkdir(parents=True, exist_ok=True)
         (tmp / GROUND_PLANE).write_text(_GROUND_PLANE_USDA, encoding="utf-8")
         if final.exists():

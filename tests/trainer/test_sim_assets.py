@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,43 @@ def test_offline_ant_has_isaac_labs_ant_physics(data_dir):
     joints = [name.rsplit("/", 1)[-1] for name in ours.joint_label[1:]]
     assert joints == ["front_left_leg", "front_left_foot", "front_right_leg", "front_right_foot", "left_back_leg",
                       "left_back_foot", "right_back_leg", "right_back_foot"]  # the names Isaac Lab's Ant task uses
+
+
+def _humanoid_gear_expressions() -> list[str]:
+    """JOINT_GEARS of Isaac Lab's Humanoid task, read from its source (importing isaaclab_tasks costs seconds)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("isaaclab_tasks")
+    source = Path(next(iter(spec.submodule_search_locations))) / "core/locomotion/humanoid/humanoid_common.py"
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "JOINT_GEARS":
+            return [key.value for key in node.value.keys]
+    raise AssertionError(f"no JOINT_GEARS in {source}")
+
+
+def test_offline_humanoid_has_the_joints_isaac_labs_humanoid_task_drives(data_dir):
+    """21 actuated DOFs named as Isaac Sim's humanoid names them (what HUMANOID_CFG and the task's gears select),
+    and the MuJoCo humanoid's 40.8 kg (nv_humanoid.xml: newton's import merges head and hands into their links)."""
+    import re
+
+    import newton
+
+    root = sim_assets.offline_asset_root()
+    ours, reference = newton.ModelBuilder(), newton.ModelBuilder()
+    ours.add_usd(str(root / sim_assets.HUMANOID_USD))
+    reference.add_mjcf(str(sim_assets.newton_asset_path(sim_assets.HUMANOID_SOURCE).with_name("nv_humanoid.xml")))
+    assert abs(sum(ours.body_mass) - sum(reference.body_mass)) < 1e-3 and 40 < sum(ours.body_mass) < 42
+    # DOF names as isaaclab_newton builds them (assets/articulation/articulation.py: `name:axis` for a multi-DOF joint)
+    names = []
+    for key, (linear, angular) in zip(ours.joint_label, ours.joint_dof_dim, strict=True):
+        dofs = linear + angular
+        if dofs and dofs < 6:  # not the floating base
+            base = key.rsplit("/", 1)[-1]
+            names += [base] if dofs == 1 else [f"{base}:{i}" for i in range(dofs)]
+    assert len(names) == 21  # the task's action space
+    expressions = _humanoid_gear_expressions()
+    for name in names:  # every DOF gets a gear, from exactly one expression
+        assert sum(bool(re.fullmatch(e, name)) for e in expressions) == 1, name
+    for expression in expressions:  # and every expression drives something
+        assert any(re.fullmatch(expression, name) for name in names), expression
