@@ -55,7 +55,7 @@ export ISAACSIM_ASSET_ROOT
 ISAACSIM_ASSET_ROOT=$(python3 -m trainer assets | tail -n 1)
 # The store keeps one cache per task (trainer/kernel_cache.py: <prefix>/<task>/warp/<version>/<key>.tar.gz); a last
 # session's files come back flattened as kernel-cache--<task>--<version>--<key>.tar.gz[.sha256]. Files of the older
-# flat layout (kernel-cache-<version>-<key>..., one cache for all tasks) seed the shipped GPU tasks.
+# flat layout (kernel-cache-<version>-<key>..., one cache for all tasks) seed $KC_SEED_TASKS (default: ant_gpu).
 for seed in /tmp/wz/kernel-cache-*; do
   [ -f "$seed" ] || continue
   name=${seed#/tmp/wz/kernel-cache-}
@@ -63,7 +63,7 @@ for seed in /tmp/wz/kernel-cache-*; do
     rest=${name#-}; task=${rest%%--*}; rest=${rest#*--}; version=${rest%%--*}; file=${rest#*--}
     mkdir -p "/tmp/kc/$task/warp/$version" && cp -n "$seed" "/tmp/kc/$task/warp/$version/$file"
   else
-    for task in ant_gpu cartpole_gpu; do
+    for task in ${KC_SEED_TASKS:-ant_gpu}; do
       mkdir -p "/tmp/kc/$task/warp/${name%%-*}" && cp -n "$seed" "/tmp/kc/$task/warp/${name%%-*}/${name#*-}"
     done
   fi
