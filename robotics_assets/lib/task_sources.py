@@ -1,12 +1,15 @@
 """Where task configs come from: a `TaskConfigSource` lists `(name, bytes)`; a folder by default.
 
-The sensor and the `task_config` asset see only this interface, so an Azure Blob container source plugs in by
-registering a URL scheme (`register_task_config_source("az", factory)`) without touching either.
+The sensor and the `task_config` asset see only this interface. Sources are chosen by the location's URL scheme from
+one table (as `lib/launch/resource.py` registers backends): the built-in Azure Blob source is named by import path,
+so neither module imports the other at load; another source plugs in with `register_task_config_source(scheme,
+factory)` without touching the sensor or the asset.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,30 +71,45 @@ def _head(path: Path) -> bytes:
 
 
 SourceFactory = Callable[[str], TaskConfigSource]
-_SOURCES: dict[str, SourceFactory] = {}
+
+# URL scheme -> "module:callable" (imported on first use, so the Azure SDK loads only for a Blob location) or a
+# factory; the callable is `(location) -> TaskConfigSource`. A location without a scheme is a folder.
+_SOURCES: dict[str, str | SourceFactory] = {
+    "file": lambda location: FolderSource(location.removeprefix("file://")),
+    "https": "robotics_assets.lib.azure.task_configs:BlobTaskConfigSource",
+    "http": "robotics_assets.lib.azure.task_configs:BlobTaskConfigSource",  # Azurite
+}
 
 
-def register_task_config_source(scheme: str, factory: SourceFactory) -> None:
-    """Serve locations `<scheme>://...` with `factory(location)`."""
+def register_task_config_source(scheme: str, factory: str | SourceFactory) -> None:
+    """Serve locations `<scheme>://...` with `factory(location)`; `factory` may be a `"module:callable"` path."""
     _SOURCES[scheme] = factory
+
+
+def registered_schemes() -> list[str]:
+    return sorted(_SOURCES)
+
+
+def _factory(scheme: str, location: str) -> SourceFactory:
+    target = _SOURCES.get(scheme)
+    if target is None:
+        raise TaskConfigError(
+            f"task_configs: {location!r}: no source for scheme {scheme!r} "
+            f"(use a folder path, or one of: {', '.join(registered_schemes())})"
+        )
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def open_source(location: str) -> TaskConfigSource:
     if "://" not in location:
         return FolderSource(location)
-    scheme = location.split("://", 1)[0]
-    if scheme == "file":
-        return FolderSource(location.removeprefix("file://"))
-    if scheme in ("http", "https") and scheme not in _SOURCES:  # Azure Blob (docs/azure.md); azure SDK loads lazily
-        from robotics_assets.lib.azure.task_configs import register
-
-        register()
-    factory = _SOURCES.get(scheme)
-    if factory is None:
-        raise TaskConfigError(
-            f"task_configs: {location!r}: no source for scheme {scheme!r} "
-            f"(use a folder path{', or one of: ' + ', '.join(_SOURCES) if _SOURCES else ''})"
-        )
+    factory = _factory(location.split("://", 1)[0], location)
     try:
         return factory(location)
     except TaskConfigError:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from robotics_assets.lib.azure.task_configs import BlobTaskConfigSource, register
+from robotics_assets.lib.azure.task_configs import BlobTaskConfigSource
 from robotics_assets.lib.task_sources import (
     TaskConfigError,
     open_source,
@@ -34,7 +34,6 @@ def test_blob_container_serves_task_configs(azurite, container):
     container.upload_blob("team-a/cartpole.yaml", CARTPOLE.read_bytes())
     container.upload_blob("team-a/notes.txt", b"not a config")
     container.upload_blob("team-a/archive/old.yaml", b"name: old")  # not directly under the prefix
-    register()
     source = open_source(f"{azurite.blob_endpoint}/task-configs/team-a")
     assert isinstance(source, BlobTaskConfigSource)
     configs = source.list_configs()

@@ -1,6 +1,6 @@
 """Task configs from an Azure Blob container: ``https://<account>.blob.core.windows.net/task-configs[/prefix]``.
 
-Plugs into the sensor's ``TaskConfigSource`` interface for ``http(s)://`` locations (``http`` is Azurite's).
+Served for ``http(s)://`` locations (``http`` is Azurite's) by ``robotics_assets.lib.task_sources``' scheme table.
 Configs are the ``*.yaml``/``*.yml`` blobs directly under the prefix; contents are cached by ETag so a sensor tick
 re-downloads only what changed.
 """
@@ -11,11 +11,7 @@ import threading
 from collections import OrderedDict
 from pathlib import PurePosixPath
 
-from robotics_assets.lib.task_sources import (
-    CONFIG_SUFFIXES,
-    TaskConfigError,
-    register_task_config_source,
-)
+from robotics_assets.lib.task_sources import CONFIG_SUFFIXES, TaskConfigError
 from trainer.storage.uris import parse_blob_uri
 
 _CACHE_ENTRIES = 512  # configs are a few KB and capped at trainer.safe_yaml.MAX_BYTES: a bounded cache
@@ -90,8 +86,3 @@ def _if_match():
 
     return MatchConditions.IfNotModified
 
-
-def register() -> None:
-    """Serve ``http(s)://`` task-config locations from Blob (idempotent)."""
-    for scheme in ("https", "http"):
-        register_task_config_source(scheme, BlobTaskConfigSource)
