@@ -1,6 +1,6 @@
 """Where does a training step go? Phase timings and a torch-profiler table for our trainer on one GPU.
 
-Runs `trainer.train` on a task config and instruments its loop (trainer/train.py `_train_loop`):
+Runs `trainer.train` on a task config and instruments its loop (trainer/loop.py `train_loop`):
   --mode phases    synchronises the device around each phase (policy act, env step, record, PPO update) and prints
                    the mean milliseconds per env step each one costs (exclusive time; the syncs remove overlap, so
                    the sum is larger than an unsynchronised step)
@@ -75,8 +75,9 @@ def main() -> None:
 
         torch.distributions.Distribution.set_default_validate_args(False)
 
-    from trainer import train as train_mod
+    from trainer import loop as loop_mod
     from trainer.config import TaskConfig, load_task_config
+    from trainer.train import train
 
     base = load_task_config(args.config).model_dump(mode="json")
     merged = _merge(base, json.loads(args.overrides))
@@ -89,7 +90,7 @@ def main() -> None:
     totals: collections.Counter = collections.Counter()
     counts: collections.Counter = collections.Counter()
     tables: dict[str, str] = {}
-    original_loop = train_mod._train_loop
+    original_loop = loop_mod.train_loop
 
     def loop(trainer, agent, state, start):
         if args.mode == "phases":
@@ -129,9 +130,9 @@ def main() -> None:
             return None
         return original_loop(trainer, agent, state, start)
 
-    train_mod._train_loop = loop
+    loop_mod.train_loop = loop
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_mod.train(cfg, Path(tmp) / "run", tracking=False, console=None, warm_start=args.warm_start)
+        result = train(cfg, Path(tmp) / "run", tracking=False, console=None, warm_start=args.warm_start)
 
     steps = cfg.timesteps
     report = {"config": str(args.config), "mode": args.mode, "num_envs": cfg.num_envs, "timesteps": steps,

@@ -143,6 +143,20 @@ def load_agent(agent: Any, path: Path, sha256: str) -> None:
             module.eval()
 
 
+WEIGHT_MODULES = ("policy", "value", "observation_preprocessor", "state_preprocessor", "value_preprocessor")
+
+
+def load_weights(agent: Any, path: Path, sha256: str) -> None:
+    """Only the networks and normalizers of a checkpoint (a warm start): counters, optimizer and best-so-far stay."""
+    state = load(path, sha256, map_location=agent.device)
+    if "policy" not in state:
+        raise CheckpointError(f"{path} is not a skrl agent checkpoint (no 'policy' entry)")
+    for name in WEIGHT_MODULES:
+        module = agent.checkpoint_modules.get(name)
+        if module is not None and name in state:
+            module.load_state_dict(state[name])
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     path = Path(run_dir) / MANIFEST
     if not path.is_file():

@@ -97,11 +97,11 @@ def _bad_input_errors() -> tuple[type[BaseException], ...]:
     from trainer.checkpoints import CheckpointError
     from trainer.config import ConfigError
     from trainer.distributed import DistributedConfigError
+    from trainer.run_dir import RunDirError
     from trainer.sim_assets import AssetError
     from trainer.storage import ArtifactURIError, IntegrityError
     from trainer.storage.identity import AzureAuthError
     from trainer.storage.run_location import RunLocationError
-    from trainer.train import RunDirError
 
     return (ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError,
             ArtifactURIError, AzureAuthError, DeviceError, RunLocationError, IntegrityError)
@@ -169,7 +169,9 @@ def _train_at(location, cfg, args: argparse.Namespace, world: int, started) -> i
 
     from trainer import distributed
     from trainer.pipes import PipesSession, pipes_session
-    from trainer.train import check_request, materialization_metadata, train
+    from trainer.run_dir import check_request
+    from trainer.train import train
+    from trainer.train_result import materialization_metadata
 
     if world > 1 and not started.is_distributed:
         check_request(cfg, location.local_dir, resume=args.resume, warm_start=args.warm_start,

@@ -117,7 +117,7 @@ def test_a_checkpoint_that_differs_from_the_orchestrators_record_is_refused_with
 
 def test_warm_start_needs_a_manifest_entry_or_a_sha256(tmp_path):
     from trainer.config import load_task_config
-    from trainer.train import RunDirError, check_request
+    from trainer.run_dir import RunDirError, check_request
 
     cfg = load_task_config(CARTPOLE_CONFIG)
     agent = _agent()
