@@ -31,7 +31,7 @@ def main() -> None:
 
     import torch
 
-    from trainer.agent import build_runner, resolve_agent_cfg
+    from trainer.agent import build_runner
     from trainer.config import load_task_config
     from trainer.export import (
         agent_reference,
@@ -49,7 +49,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     cfg = load_task_config(args.config)
     if args.run_dir:
-        from trainer.evaluate import verified_checkpoint
+        from trainer.trained_run import verified_checkpoint
 
         checkpoint, sha256 = verified_checkpoint(args.run_dir, None)
         obs_dim, act_dim = checkpoint_dims(checkpoint, sha256)
@@ -61,7 +61,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         runner = build_runner(spec_env(interface.observation_space, interface.action_space),
-                              resolve_agent_cfg(cfg), scratch, training=False)
+                              cfg.agent_cfg(), scratch, training=False)
         agent = runner.agent
         if checkpoint is not None:
             from trainer.checkpoints import load_agent

@@ -92,19 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bad_input_errors() -> tuple[type[BaseException], ...]:
-    from trainer.agent import AgentConfigError
+    from trainer.bad_input import bad_input_errors
     from trainer.capacity import DeviceError
-    from trainer.checkpoints import CheckpointError
-    from trainer.config import ConfigError
     from trainer.distributed import DistributedConfigError
     from trainer.run_dir import RunDirError
-    from trainer.sim_assets import AssetError
-    from trainer.storage import ArtifactURIError, IntegrityError
-    from trainer.storage.identity import AzureAuthError
-    from trainer.storage.run_location import RunLocationError
 
-    return (ConfigError, AgentConfigError, CheckpointError, RunDirError, AssetError, DistributedConfigError,
-            ArtifactURIError, AzureAuthError, DeviceError, RunLocationError, IntegrityError)
+    return bad_input_errors(RunDirError, DistributedConfigError, DeviceError)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

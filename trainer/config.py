@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from trainer import capacity, safe_yaml, tasks
-from trainer.agent import AgentConfigError, resolve_agent_cfg
+from trainer.agent_config import AgentConfigError, resolve_agent_cfg
 
 
 class ConfigError(ValueError):
@@ -185,8 +185,12 @@ class TaskConfig(_Strict):
     def agent_cfg(self) -> dict[str, Any]:
         """The skrl runner config this config trains with (a copy: callers may change it)."""
         if self._agent_cfg is None:
-            self._agent_cfg = resolve_agent_cfg(self)
+            self._agent_cfg = self._resolve_agent_cfg()
         return copy.deepcopy(self._agent_cfg)
+
+    def _resolve_agent_cfg(self) -> dict[str, Any]:
+        return resolve_agent_cfg(self.agent_base_path(), self.agent.overrides, seed=self.seed,
+                                 checkpoint_interval=self.checkpoint_interval, timesteps=self.timesteps)
 
     def resolved(self) -> dict[str, Any]:
         """The config as run: every default filled in and the merged agent config alongside."""
@@ -238,7 +242,7 @@ def _validate(data: Any, label: str, source: Path | None) -> TaskConfig:
         raise ConfigError("\n".join(f"{label}: {line}" for line in validation_lines(exc))) from None
     cfg._source = source
     try:
-        agent = cfg._agent_cfg = resolve_agent_cfg(cfg)
+        agent = cfg._agent_cfg = cfg._resolve_agent_cfg()
     except AgentConfigError as exc:
         raise ConfigError("\n".join(f"{label}: {line}" for line in str(exc).splitlines())) from None
     problem = capacity.num_envs_problem(cfg.num_envs, cfg.device, cfg.family, agent["agent"]["rollouts"])

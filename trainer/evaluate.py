@@ -19,9 +19,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from trainer.check_names import EVALUATION_GATE
+from trainer.trained_run import (
+    agent_cfg_for_run,
+    check_config_matches_run,
+    positive_int,
+    restore_policy,
+    verified_checkpoint,
+)
 
 if TYPE_CHECKING:
     from trainer.config import TaskConfig
@@ -30,126 +38,6 @@ RESULT_NAME = "evaluation.json"
 REPORT_NAME = "report.md"
 LEARNING_CURVE_NAME = "learning_curve.png"
 HISTOGRAM_NAME = "return_histogram.png"
-
-
-class OutputDirError(ValueError):
-    """`--out` cannot be the output folder (bad input)."""
-
-
-def check_out_dir(out: Path) -> None:
-    """Refuse an `--out` that is an existing file before any work, not when the results are ready to be written."""
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"--out {out} is a file, not a folder; choose a folder (it is created if missing)")
-
-
-@dataclass
-class RestoredPolicy:
-    """A skrl agent with a verified checkpoint loaded, in eval mode (deterministic path: mean_actions)."""
-
-    agent: Any
-    checkpoint: Path
-    checkpoint_sha256: str
-    observation_dim: int
-    action_dim: int
-
-
-def agent_cfg_for_run(cfg: TaskConfig, run_dir: Path) -> dict[str, Any]:
-    """The agent config the run trained with (its agent.yaml), else the one the task config resolves to today."""
-    from trainer.agent import load_run_agent_cfg
-
-    saved = run_dir / "agent.yaml"
-    return load_run_agent_cfg(saved) if saved.is_file() else cfg.agent_cfg()
-
-
-def verified_checkpoint(
-    run_dir: Path, checkpoint: Path | None, expected_sha256: str | None = None
-) -> tuple[Path, str]:
-    """(path, sha256) of the checkpoint to use (default: the run's best), verified against the run manifest and,
-    when given, against `expected_sha256` (the orchestrator's record: the manifest lives in the same writable store).
-
-    Runs before anything unpickles the file; a mismatch raises trainer.checkpoints.CheckpointError.
-    """
-    from trainer import checkpoints
-
-    if checkpoint is None:
-        path, entry = checkpoints.best(run_dir)
-    else:
-        path = Path(checkpoint)
-        if not path.exists() and not path.is_absolute():  # a bare name such as agent_1600.pt
-            path = checkpoints.checkpoint_path(run_dir, str(checkpoint))
-        entry = checkpoints.verify(path, checkpoints.read_manifest(run_dir))
-    if expected_sha256 is not None:
-        checkpoints.check_sha256(path, expected_sha256, "--checkpoint-sha256 (the policy's recorded checkpoint_sha256)")
-    return path, entry["sha256"]
-
-
-def check_config_matches_run(cfg: TaskConfig, run_dir: Path) -> None:
-    """Refuse a task config for another task than the run trained: its numbers or model would carry the wrong task."""
-    from trainer.checkpoints import read_manifest
-    from trainer.config import ConfigError
-
-    trained = (read_manifest(run_dir) or {}).get("task")
-    if trained is not None and trained != cfg.task:
-        raise ConfigError(
-            f"{cfg.source or '--config'}: task: {cfg.task!r}, but the run {run_dir} trained {trained!r}; pass the "
-            f"task config the run was trained with (its config.resolved.yaml)"
-        )
-
-
-def localize_inputs(
-    run_dir: str, checkpoint: str | None, stack: contextlib.ExitStack
-) -> tuple[Path, Path | None]:
-    """Local paths for `--run-dir`/`--checkpoint`, downloading (sha256-verified) what lives in a store.
-
-    A remote backend trains into the artifact store, so evaluation and export get the run's Blob URL: its manifest,
-    agent config, curve and the one checkpoint needed are fetched into a scratch folder that `stack` removes. Both
-    arrive as strings because `Path()` would collapse the `//` of a URL.
-    """
-    from trainer.storage.run_location import local_folder, open_run_location
-
-    folder = local_folder(run_dir)
-    remote_checkpoint = checkpoint is not None and local_folder(checkpoint) is None
-    if folder is None:
-        location = stack.enter_context(open_run_location(run_dir))
-        if not remote_checkpoint:
-            return location.local_dir, location.restore_for_reading(checkpoint)
-        location.restore_for_reading(None, with_checkpoint=False)  # the checkpoint comes from its own URI
-        folder = location.local_dir
-    if checkpoint is None:
-        return folder, None
-    if not remote_checkpoint:
-        return folder, local_folder(checkpoint)
-    from trainer.storage import fetch
-
-    return folder, fetch(checkpoint, folder / "checkpoints")
-
-
-def restore_policy(
-    env: Any, cfg: TaskConfig, run_dir: Path, checkpoint: Path, sha256: str, *, seed: int | None = None
-) -> RestoredPolicy:
-    """Build the agent on `env`, load an already verified checkpoint and switch to eval mode.
-
-    skrl's Runner re-seeds torch with the agent config's seed; `seed` replaces it so that the evaluation seed, not
-    the training seed, drives whatever the environment samples from torch afterwards (Isaac Lab's resets).
-    """
-    from trainer import checkpoints
-    from trainer.agent import build_runner
-
-    agent_cfg = agent_cfg_for_run(cfg, run_dir)
-    if seed is not None:
-        agent_cfg["seed"] = seed
-    with tempfile.TemporaryDirectory(prefix="trainer-restore-") as scratch:
-        runner = build_runner(env, agent_cfg, scratch, training=False)
-    agent = runner.agent
-    checkpoints.load_agent(agent, checkpoint, sha256)  # weights-only, on the bytes whose sha256 was verified
-    agent.enable_training_mode(False, apply_to_models=True)
-    return RestoredPolicy(
-        agent=agent,
-        checkpoint=checkpoint,
-        checkpoint_sha256=sha256,
-        observation_dim=int(env.observation_space.shape[0]),
-        action_dim=int(env.action_space.shape[0]),
-    )
 
 
 def _max_episode_length(env: Any, cfg: TaskConfig) -> int:
@@ -340,13 +228,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: 0 when evaluated (passed or not: the gate is the asset check), 2 on bad input, 1 otherwise."""
     from trainer.config import load_task_config
@@ -354,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.report import markdown_image
     from trainer.storage import StorageError
     from trainer.storage.run_location import output_location, publish_outputs
+    from trainer.trained_run import bad_input_errors, check_out_dir, localize_inputs
 
     args = _parser().parse_args(argv)
     with pipes_session() as pipes, contextlib.ExitStack() as stack:
@@ -387,24 +269,10 @@ def main(argv: list[str] | None = None) -> int:
                 "return_histogram": _md(markdown_image(out.local_dir / HISTOGRAM_NAME, "episode returns")),
             }
         )
-        pipes.report_check("evaluation_gate", passed=result["passed"], metadata={**numbers, **thresholds})
+        pipes.report_check(EVALUATION_GATE, passed=result["passed"], metadata={**numbers, **thresholds})
     verdict = "PASSED" if result["passed"] else "FAILED"
     print(f"evaluation {verdict}: " + json.dumps({k: round(v, 4) for k, v in numbers.items()}))
     return 0
-
-
-def bad_input_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean the caller gave something unusable (exit code 2 in the CLI contract)."""
-    from trainer.agent import AgentConfigError
-    from trainer.checkpoints import CheckpointError
-    from trainer.config import ConfigError
-    from trainer.sim_assets import AssetError
-    from trainer.storage import ArtifactURIError, IntegrityError, ObjectNotFound
-    from trainer.storage.identity import AzureAuthError
-    from trainer.storage.run_location import RunLocationError
-
-    return (ConfigError, AgentConfigError, CheckpointError, AssetError, IntegrityError, ObjectNotFound,
-            ArtifactURIError, AzureAuthError, OutputDirError, RunLocationError)
 
 
 def _md(text: str) -> dict[str, str]:

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainer.check_names import ONNX_PARITY
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
@@ -372,13 +374,13 @@ def export(
     `checkpoint_sha256`: the sha256 the checkpoint must have (recorded by the orchestrator), besides the manifest's.
     `corrupt` is a test seam: it edits the temporary model before the parity check, proving a bad graph is refused.
     """
-    from trainer.evaluate import (
+    from trainer.storage.base import sha256_file
+    from trainer.trained_run import (
         agent_cfg_for_run,
         check_config_matches_run,
         restore_policy,
         verified_checkpoint,
     )
-    from trainer.storage.base import sha256_file
 
     started = time.perf_counter()
     path, sha256 = verified_checkpoint(run_dir, checkpoint, checkpoint_sha256)  # before anything unpickles it
@@ -485,7 +487,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from trainer.evaluate import positive_int
+    from trainer.trained_run import positive_int
 
     parser = argparse.ArgumentParser(prog="python -m trainer export", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="task config YAML")
@@ -502,10 +504,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: 0 on success, 2 on bad input, 1 when the export fails (e.g. parity)."""
     from trainer.config import load_task_config
-    from trainer.evaluate import bad_input_errors, check_out_dir, localize_inputs
     from trainer.pipes import pipes_session
     from trainer.storage import StorageError
     from trainer.storage.run_location import output_location, publish_outputs
+    from trainer.trained_run import bad_input_errors, check_out_dir, localize_inputs
 
     args = _parser().parse_args(argv)
     with pipes_session() as pipes, contextlib.ExitStack() as stack:
@@ -527,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         except ExportError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            pipes.report_check("onnx_parity", passed=False, metadata={"error": str(exc)})
+            pipes.report_check(ONNX_PARITY, passed=False, metadata={"error": str(exc)})
             return 1
         onnx_uri = out.uri_for(ONNX_NAME)
         _report(pipes, result, onnx_uri=onnx_uri)
@@ -554,5 +556,5 @@ def _report(pipes: Any, result: ExportResult, *, onnx_uri: str) -> None:
         }
     )
     pipes.report_check(
-        "onnx_parity", passed=result.parity["passed"], metadata={**numbers, "tolerance": result.parity["tolerance"]}
+        ONNX_PARITY, passed=result.parity["passed"], metadata={**numbers, "tolerance": result.parity["tolerance"]}
     )

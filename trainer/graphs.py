@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainer.ppo_losses import ppo_losses, reduce_gradients
+
 WARMUP_STEPS = 3
 
 
@@ -216,8 +218,6 @@ class GraphedMiniBatch:
     def _forward_backward(self, train: bool) -> None:
         import torch
 
-        from trainer.lean import ppo_losses
-
         policy_loss, entropy, value_loss, kl = ppo_losses(self.agent, *self.inputs, train=train)
         self.kl_sum.add_(kl)
         (policy_loss + entropy + value_loss).backward()
@@ -225,8 +225,6 @@ class GraphedMiniBatch:
 
     def _reduce(self) -> None:
         if self.split:
-            from trainer.lean import reduce_gradients
-
             reduce_gradients(self.agent)
 
     def _apply(self) -> None:

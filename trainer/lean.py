@@ -24,6 +24,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from trainer import graphs
+from trainer.ppo_losses import ppo_losses, reduce_gradients
+
 RETURN = "Reward / Total reward"
 LENGTH = "Episode / Total timesteps"
 INSTANT = "Reward / Instantaneous reward"
@@ -119,7 +122,6 @@ def _lean_methods():
     from skrl.agents.torch.ppo.ppo import compute_gae
     from skrl.resources.schedulers.torch import KLAdaptiveLR
 
-    from trainer import graphs
 
     def act(self, observations, states, *, timestep, timesteps):
         if not (self._cuda_graphs and self.training):
@@ -260,42 +262,6 @@ def _lean_methods():
             "update": update}
 
 
-def reduce_gradients(agent: Any) -> None:
-    """skrl's own all-reduce of the gradients in place: every rank gets the mean over the ranks."""
-    agent.policy.reduce_parameters()
-    if agent.value is not agent.policy:
-        agent.value.reduce_parameters()
-
-
-def ppo_losses(agent: Any, obs: Any, sts: Any, act: Any, old_logp: Any, old_v: Any, ret: Any, adv: Any, *,
-               train: bool) -> tuple:
-    """skrl PPO's losses for one mini-batch: (clipped policy loss, entropy loss, value loss, KL to the old policy).
-
-    The one copy the eager loop and the CUDA graph (trainer/graphs.py) share; `train` updates the observation
-    normaliser's statistics (skrl does so in the first epoch).
-    """
-    import torch
-    import torch.nn.functional as F
-
-    cfg = agent.cfg
-    inputs = {"observations": agent._observation_preprocessor(obs, train=train),
-              "states": agent._state_preprocessor(sts, train=train)}
-    _, outputs = agent.policy.act({**inputs, "taken_actions": act}, role="policy")
-    logp = outputs["log_prob"]
-    with torch.no_grad():
-        log_ratio = logp - old_logp
-        kl = ((torch.exp(log_ratio) - 1) - log_ratio).mean()
-    entropy = (-cfg.entropy_loss_scale * agent.policy.get_entropy(role="policy").mean()
-               if cfg.entropy_loss_scale else torch.zeros((), device=agent.device))
-    ratio = torch.exp(logp - old_logp)
-    policy_loss = -torch.min(adv * ratio, adv * torch.clip(ratio, 1 - cfg.ratio_clip, 1 + cfg.ratio_clip)).mean()
-    predicted, _ = agent.value.act(inputs, role="value")
-    if cfg.value_clip > 0:
-        predicted = old_v + torch.clip(predicted - old_v, min=-cfg.value_clip, max=cfg.value_clip)
-    value_loss = cfg.value_loss_scale * F.mse_loss(ret, predicted)
-    return policy_loss, entropy, value_loss, kl
-
-
 def _graphs_off(agent: Any, why: str, *, update_only: bool = False) -> None:
     import warnings
 
@@ -310,7 +276,6 @@ def _graphed_mini_batch(agent: Any, flat: list, batch: int) -> Any:
     """The agent's graphed mini-batch step (captured on first use), or None where the eager loop must run."""
     if not agent._cuda_graphs or agent._graphed_update_failed:
         return None
-    from trainer import graphs
 
     graphed = agent._graphed_mini_batch
     if graphed is not None and graphed.inputs[0].shape[0] == batch:
@@ -338,7 +303,6 @@ def make_lean(agent: Any, num_envs: int, cuda_graphs: bool = False) -> Any:
     import torch
     from skrl.agents.torch.ppo import PPO
 
-    from trainer import graphs
 
     if not isinstance(agent, PPO):
         raise TypeError(f"the lean loop supports skrl PPO agents only, got {type(agent).__name__}")

@@ -32,8 +32,9 @@ TWO_GPU_TASK = "name: cartpole-2gpu\ntask: isaaclab:Isaac-Cartpole-Direct\nnum_e
 
 
 def _request(config_yaml=TWO_GPU_TASK, gpus=1, step="train", args=("--run-dir", "r")) -> LaunchRequest:
+    config = yaml.safe_load(config_yaml)  # device and gpus as the task_config materialization records them
     return LaunchRequest(task="cartpole", region="eastus", step=step, config_yaml=config_yaml, args=list(args),
-                         gpus=gpus)
+                         gpus=gpus, task_device=config.get("device", "cpu"), task_gpus=config.get("gpus", 1))
 
 
 def _regions_with_two_gpu_nodes() -> dict:

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from trainer.agent import build_runner, resolve_agent_cfg
+from trainer.agent import build_runner
 from trainer.config import load_task_config
 
 
@@ -29,7 +29,7 @@ def spec_agent(config: str, *, device: str, num_envs: int, memory_size: int, age
     """The PPO agent `config`'s runner builds (with `agent` merged into its agent section), initialised, no writes."""
     from skrl.envs.wrappers.torch import wrap_env
 
-    agent_cfg = resolve_agent_cfg(load_task_config(config))
+    agent_cfg = load_task_config(config).agent_cfg()
     agent_cfg["agent"].update(agent)
     agent_cfg["agent"]["experiment"].update({"write_interval": 0, "checkpoint_interval": 0})
     env = wrap_env(SpecEnv(), wrapper="gymnasium", verbose=False)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from trainer import agent_schema, tasks
-from trainer.agent import load_base
+from trainer.agent_config import load_base
 from trainer.agent_schema import (
     RUNNER,
     AgentConfigError,
@@ -85,7 +85,7 @@ def test_override_errors_name_every_field_at_once():
 
 def test_an_agent_yaml_saved_before_the_translation_still_loads(tmp_path):
     """Runs trained before this change saved Isaac Lab's skrl 1.x names in agent.yaml; evaluate/export read them."""
-    from trainer.agent import load_run_agent_cfg
+    from trainer.agent_config import load_run_agent_cfg
 
     cfg = load_task_config(SHIPPED[0])
     old = yaml.safe_load(cfg.task_ref.agent_yaml.read_text())  # `lambda`, `state_preprocessor`, ...

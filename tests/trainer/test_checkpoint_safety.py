@@ -65,8 +65,8 @@ def test_a_forged_manifest_does_not_make_a_pickle_loadable(hostile):
 def test_evaluate_and_resume_refuse_the_hostile_checkpoint_through_the_agent(hostile):
     """restore_policy (evaluate/export) and train's resume load into a skrl agent: never with skrl's own loader."""
     from trainer.config import load_task_config
-    from trainer.evaluate import restore_policy, verified_checkpoint
     from trainer.export import spec_env, task_interface
+    from trainer.trained_run import restore_policy, verified_checkpoint
 
     run_dir, path, sha, _ = hostile
     cfg = load_task_config(CARTPOLE_CONFIG)
@@ -95,7 +95,7 @@ def test_export_cli_refuses_the_hostile_run_with_exit_2(hostile, tmp_path, sha_a
 
 def test_a_checkpoint_that_differs_from_the_orchestrators_record_is_refused_with_exit_2(tmp_path):
     """The manifest (same writable store) agrees with the file; the sha256 Dagster recorded does not: refused."""
-    from trainer.evaluate import verified_checkpoint
+    from trainer.trained_run import verified_checkpoint
 
     agent = _agent()
     run_dir = tmp_path / "run"

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def pendulum(tmp_path_factory):
     from trainer import checkpoints
-    from trainer.agent import build_runner, resolve_agent_cfg
+    from trainer.agent import build_runner
     from trainer.config import load_task_config
     from trainer.envs import make_env
 
@@ -26,7 +26,7 @@ def pendulum(tmp_path_factory):
     path = checkpoints.checkpoint_path(run_dir, "agent_0.pt")
     path.parent.mkdir(parents=True)
     with make_env(cfg, num_envs=2) as env:
-        runner = build_runner(env, resolve_agent_cfg(cfg), run_dir / "scratch", training=False)
+        runner = build_runner(env, cfg.agent_cfg(), run_dir / "scratch", training=False)
         runner.agent.save(str(path))
     checkpoints.record_checkpoint(run_dir, {"task": cfg.task}, path, 0)
     return cfg, run_dir

@@ -37,13 +37,13 @@ def exported(cartpole, tmp_path_factory):
 def torch_policy(cartpole):
     """skrl's own deterministic action path for the run's best checkpoint, the reference the model must match."""
     from trainer.config import load_task_config
-    from trainer.evaluate import restore_policy, verified_checkpoint
     from trainer.export import (
         agent_reference,
         checkpoint_dims,
         spec_env,
         task_interface,
     )
+    from trainer.trained_run import restore_policy, verified_checkpoint
 
     config, run_dir = cartpole
     cfg = load_task_config(config)

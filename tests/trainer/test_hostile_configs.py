@@ -25,7 +25,8 @@ from robotics_assets.lib.task_sources import (
     validate_task_config,
 )
 from trainer import capacity
-from trainer.agent import AgentConfigError, build_runner, load_run_agent_cfg
+from trainer.agent import build_runner
+from trainer.agent_config import AgentConfigError, load_run_agent_cfg
 from trainer.cli import EXIT_BAD_INPUT, main
 from trainer.config import ConfigError, load_task_config, parse_task_config
 

@@ -8,8 +8,9 @@ from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.metadata import gate_with_table, with_metadata, with_uris
 from robotics_assets.lib.partitions import task_region
 from robotics_assets.lib.upstream import cli_flags
+from trainer.check_names import EVALUATION_GATE
 
-GATE = "evaluation_gate"
+GATE = EVALUATION_GATE
 
 
 def build_evaluation_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:

@@ -5,8 +5,9 @@ import dagster as dg
 from robotics_assets.defs.training.policy_steps import run_policy_step
 from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.metadata import with_metadata, with_uris
+from trainer.check_names import ONNX_PARITY
 
-PARITY = "onnx_parity"
+PARITY = ONNX_PARITY
 
 
 def build_onnx_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:

@@ -64,7 +64,9 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
         task, region = task_region(context)
         settings = launcher.settings
         config = latest_metadata(context, "task_config", task)
-        snapshot, config_sha = require(config, "task_config", "snapshot_path", "sha256")
+        # device and gpus as the task_config asset parsed them: the YAML is not parsed again here
+        snapshot, config_sha, device, gpus = require(config, "task_config", "snapshot_path", "sha256", "device",
+                                                     "gpus")
         # a retried run (re-execution) keeps its root run's folder, so a remote backend's --resume finds the checkpoints
         run_dir = f"{launcher.artifact_root(region)}/{task}/{region}/{context.run.root_run_id or context.run.run_id}"
         request = LaunchRequest(
@@ -80,6 +82,8 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 *cli_flags(settings.train_args(region)),
             ],
             gpus=launcher.gpus(region),
+            task_device=str(device),
+            task_gpus=int(gpus),
         )
         results = launcher.launch(context, request).get_results()
         mat = single_materialization(results, "train")

@@ -34,6 +34,8 @@ class LaunchRequest:
     `run_key` identifies the logical launch (same task config, step, region and Dagster run): a backend that
     creates remote objects (pods, workflows) names or labels them with it so a retried launch finds and reuses its
     earlier attempt instead of starting a duplicate.
+    `task_device` / `task_gpus` are the task config's `device` and `gpus` as the `task_config` materialization
+    recorded them (the config is parsed once, on that side): a `train` step on CUDA asks for `task_gpus` GPUs.
     """
 
     task: str
@@ -44,6 +46,8 @@ class LaunchRequest:
     env: dict[str, str] = field(default_factory=dict)
     gpus: int = 0
     run_key: str = ""
+    task_device: str = "cpu"
+    task_gpus: int = 1
 
     def __post_init__(self) -> None:
         if self.step not in STEPS:
@@ -86,23 +90,15 @@ def with_task_gpus(request: LaunchRequest) -> LaunchRequest:
     """A `train` step that runs on CUDA asks for the task config's `gpus` (one trainer process per GPU).
 
     The region's `gpus` setting says whether (and how many GPUs) its launches get; for training on CUDA the task
-    config's `gpus` (default 1) wins, so a `gpus: 2` task gets a 2-GPU pod/workflow in any GPU region. A region with
-    no GPUs cannot run a multi-GPU task: that is an error naming both settings. `--device` in the args (e.g. a
-    region's `trainer_args: {device: cpu}`) is what the trainer will use, so it decides.
+    config's `gpus` wins, so a `gpus: 2` task gets a 2-GPU pod/workflow in any GPU region. A region with no GPUs
+    cannot run a multi-GPU task: that is an error naming both settings. `--device` in the args (e.g. a region's
+    `trainer_args: {device: cpu}`) is what the trainer will use, so it decides.
     """
     if request.step != "train":
         return request
-    import yaml
-
-    try:
-        config = yaml.safe_load(request.config_yaml)
-    except yaml.YAMLError:
-        return request  # the trainer reports the bad config with its own error
-    if not isinstance(config, dict):
-        return request
-    device = _arg_value(request.args, "--device") or str(config.get("device") or "cpu")
-    task_gpus = config.get("gpus", 1)
-    if device != "cuda" or not isinstance(task_gpus, int) or task_gpus < 1:
+    device = _arg_value(request.args, "--device") or request.task_device
+    task_gpus = request.task_gpus
+    if device != "cuda" or task_gpus < 1:
         return request
     if request.gpus == 0:
         if task_gpus > 1:
