@@ -16,9 +16,7 @@ import argparse
 import contextlib
 import copy
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -374,7 +372,7 @@ def export(
     `checkpoint_sha256`: the sha256 the checkpoint must have (recorded by the orchestrator), besides the manifest's.
     `corrupt` is a test seam: it edits the temporary model before the parity check, proving a bad graph is refused.
     """
-    from trainer.storage.base import sha256_file
+    from trainer.files import atomic_path, sha256_file
     from trainer.trained_run import (
         agent_cfg_for_run,
         check_config_matches_run,
@@ -399,12 +397,8 @@ def export(
     io = policy_io(cfg, interface)
     opset = cfg.export.opset
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / ONNX_NAME
-    fd, tmp_name = tempfile.mkstemp(prefix=".policy-", suffix=".onnx.tmp", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target, mode=0o644) as tmp:  # the model is meant to be shared
         export_onnx(module, obs_dim, tmp, opset=opset)
         write_metadata(tmp, _metadata(cfg, io, loaded, opset))
         if corrupt is not None:
@@ -420,14 +414,9 @@ def export(
         latency = measure_latency(
             module, ort_session(tmp), obs_dim, cfg.export.latency_batch_sizes, iterations=latency_iterations
         )
-        tmp.chmod(0o644)  # mkstemp creates 0600; the model is meant to be shared
         # export.json describes one model (its sha256): a reused out_dir's old one goes before the new model lands,
         # so a crash in between leaves a model without a summary, never a summary of another model
         (out_dir / SUMMARY_NAME).unlink(missing_ok=True)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
     result = ExportResult(
         onnx_path=str(target),
@@ -441,7 +430,7 @@ def export(
         io=asdict(io),
         export_s=round(time.perf_counter() - started, 2),
     )
-    _write_json_atomic(out_dir / SUMMARY_NAME, result.as_dict())
+    _write_summary(out_dir / SUMMARY_NAME, result)
     return result
 
 
@@ -478,12 +467,10 @@ def _metadata(cfg: TaskConfig, io: PolicyIO, loaded: Any, opset: int) -> dict[st
     return {METADATA_PREFIX + key: value for key, value in props.items()}
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+def _write_summary(path: Path, result: ExportResult) -> None:
+    from trainer.files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(result.as_dict(), indent=2), mode=0o644)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ import yaml
 from trainer import checkpoints
 from trainer.checkpoints import CheckpointError
 from trainer.config import TaskConfig, dump_resolved
+from trainer.files import atomic_write_text
 
 PACKAGES = ("isaaclab", "skrl", "torch", "newton", "warp-lang", "mujoco", "mujoco-warp", "gymnasium", "mlflow")
 METRICS = "metrics.jsonl"
@@ -143,8 +144,8 @@ def start_manifest(
 def write_run_config(run_dir: Path, cfg: TaskConfig, agent_cfg: dict[str, Any], *, resumed: bool) -> None:
     """The configs the run trains with; a fresh run also drops an earlier attempt's checkpoints and curve."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoints.atomic_write_text(run_dir / RESOLVED_CONFIG, dump_resolved(cfg))
-    checkpoints.atomic_write_text(run_dir / AGENT_CONFIG, yaml.safe_dump(agent_cfg, sort_keys=False))
+    atomic_write_text(run_dir / RESOLVED_CONFIG, dump_resolved(cfg))
+    atomic_write_text(run_dir / AGENT_CONFIG, yaml.safe_dump(agent_cfg, sort_keys=False))
     if not resumed:
         shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)
         (run_dir / METRICS).unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 from trainer import checkpoints, distributed, loop
 from trainer.config import TaskConfig
+from trainer.files import atomic_write_text
 from trainer.pipes import PipesSession
 from trainer.run_dir import (
     AGENT_CONFIG,
@@ -216,7 +217,7 @@ def train(
         for name in (RESOLVED_CONFIG, AGENT_CONFIG, METRICS):
             tracker.log_artifact(run_dir / name)
     result.wall_time_s = round(time.monotonic() - t_wall, 3)
-    checkpoints.atomic_write_text(run_dir / RESULT, result.to_json())
+    atomic_write_text(run_dir / RESULT, result.to_json())
     location.put(METRICS, RESULT, checkpoints.MANIFEST)  # the manifest last, as always
     if tracker is not None:
         tracker.log_artifact(run_dir / RESULT)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer import checkpoints
+from trainer.files import atomic_write_text
 from trainer.run_dir import METRICS
 from trainer.run_tracking import record_run_id
 from trainer.storage.run_location import RunLocation
@@ -108,7 +109,7 @@ def truncate_metrics(path: Path, upto_timestep: int) -> None:
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip() and json.loads(line)["timestep"] <= upto_timestep
     ]
-    checkpoints.atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 def last_values(path: Path, names: tuple[str, ...]) -> dict[str, float]:

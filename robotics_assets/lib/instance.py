@@ -7,7 +7,6 @@ slots). So do run retries (infrastructure failures only) and run monitoring, whi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
@@ -67,7 +66,9 @@ def write_instance_config(settings: Settings, home: Path | None = None) -> Path:
     text = "# Rendered from the deployment settings by robotics_assets.lib.instance; edit the settings instead.\n"
     text += yaml.safe_dump(instance_config(settings), sort_keys=False)
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        from trainer.files import (
+            atomic_write_text,  # dependency-free; imported when rendering, not at load
+        )
+
+        atomic_write_text(path, text, mode=0o644)
     return path

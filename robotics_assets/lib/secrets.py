@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import dagster as dg
-
 # The credential shapes are one list, shared with the trainer image (which has no robotics_assets): a dependency-free
 # module of the trainer package, the only one the code location imports (test_loading_definitions_imports_nothing_heavy)
 from trainer.redaction import redact_credentials
@@ -77,24 +75,6 @@ def _scrub(record: logging.LogRecord) -> None:
         record.exc_info = None
     elif record.exc_text:
         record.exc_text = redact(record.exc_text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that rewrites each record's message with ``redact``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _scrub(record)
-        return True
-
-
-def install_redaction(*loggers: logging.Logger) -> None:
-    """Redact what passes through ``loggers`` and their handlers (see ``install_process_redaction`` for all)."""
-    for logger in loggers or (logging.getLogger(),):
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
-        for handler in logger.handlers:
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-                handler.addFilter(RedactingFilter())
 
 
 def install_process_redaction() -> None:
@@ -212,19 +192,3 @@ def secrets_provider(env: Mapping[str, str] | None = None) -> SecretsProvider:
             )
         return SecretsProvider(KeyVaultSecrets(uri, env=env))
     raise SecretError(f"{BACKEND_ENV}={backend!r} is not a secrets backend (allowed: env, keyvault)")
-
-
-class SecretsResource(dg.ConfigurableResource):
-    """Dagster resource over the provider. Its config holds where secrets live, never a secret."""
-
-    backend: str = "env"
-    key_vault_uri: str | None = None
-
-    def provider(self) -> SecretsProvider:
-        env = {**os.environ, BACKEND_ENV: self.backend}
-        if self.key_vault_uri:
-            env[KEY_VAULT_ENV] = self.key_vault_uri
-        return secrets_provider(env)
-
-    def get(self, name: str) -> str:
-        return self.provider().get(name)

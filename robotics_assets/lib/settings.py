@@ -171,7 +171,6 @@ class SettingsFile(BaseModel):
             if not re.fullmatch(r"team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+", owner):
                 raise ValueError(f"{owner!r} is neither an email nor team:<name>")
         return owners
-    task_config_source: Literal["folder", "blob"] = "folder"
 
 
 class Settings:

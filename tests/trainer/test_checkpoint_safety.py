@@ -20,6 +20,7 @@ from tests.trainer.cartpole_run import CARTPOLE_CONFIG, ROOT, trainer_env
 from tests.trainer.spec_agent import spec_agent
 from trainer import checkpoints
 from trainer.checkpoints import CheckpointError
+from trainer.files import sha256_file
 
 
 class _Payload:
@@ -124,7 +125,7 @@ def test_warm_start_needs_a_manifest_entry_or_a_sha256(tmp_path):
     loose = tmp_path / "downloads" / "policy.pt"  # no run directory around it
     loose.parent.mkdir()
     checkpoints.atomic_torch_save({"policy": agent.policy.state_dict()}, loose)
-    sha = checkpoints.sha256_file(loose)
+    sha = sha256_file(loose)
     with pytest.raises(CheckpointError, match="cannot be verified.*--warm-start-sha256"):
         check_request(cfg, tmp_path / "new", warm_start=loose)
     with pytest.raises(CheckpointError, match="does not match --warm-start-sha256"):
@@ -162,7 +163,7 @@ def test_what_the_trainer_saves_loads_weights_only_with_training_state(tmp_path)
     modules = {name: agent._get_internal_value(m) for name, m in agent.checkpoint_modules.items()}
     path = tmp_path / "agent_96.pt"
     checkpoints.atomic_torch_save(modules, path)
-    sha = checkpoints.sha256_file(path)
+    sha = sha256_file(path)
     raw = torch.load(path, weights_only=True)  # torch's own weights-only unpickler
     assert type(raw["training_state"]["best_reward"]) is float
     assert raw["training_state"]["torch_rng"].dtype == torch.uint8

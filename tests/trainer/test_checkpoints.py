@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from trainer import checkpoints
+from trainer import checkpoints, files
 from trainer.checkpoints import CheckpointError
 
 
@@ -14,7 +14,7 @@ def _run(tmp_path, steps=(64, 128)):
     manifest = {"checkpoints": {}}
     for step in steps:
         path = checkpoints.checkpoint_path(tmp_path, f"agent_{step}.pt")
-        checkpoints.atomic_write_bytes(path, f"weights at {step}".encode())
+        files.atomic_write_bytes(path, f"weights at {step}".encode())
         checkpoints.record_checkpoint(tmp_path, manifest, path, step)
     return manifest
 
@@ -25,7 +25,7 @@ def test_manifest_records_every_checkpoint_with_its_sha256(tmp_path):
     assert on_disk == manifest
     entry = on_disk["checkpoints"]["agent_128.pt"]
     assert entry["timestep"] == 128 and entry["bytes"] == len(b"weights at 128")
-    assert entry["sha256"] == checkpoints.sha256_file(tmp_path / "checkpoints" / "agent_128.pt")
+    assert entry["sha256"] == files.sha256_file(tmp_path / "checkpoints" / "agent_128.pt")
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
@@ -65,7 +65,7 @@ def test_best_falls_back_to_latest_when_no_best_was_recorded(tmp_path):
     manifest = _run(tmp_path)
     assert checkpoints.best(tmp_path)[0].name == "agent_128.pt"
     best = checkpoints.checkpoint_path(tmp_path, checkpoints.BEST)
-    checkpoints.atomic_write_bytes(best, b"best")
+    files.atomic_write_bytes(best, b"best")
     checkpoints.record_checkpoint(tmp_path, manifest, best, 64)
     assert checkpoints.best(tmp_path)[0].name == "best_agent.pt"
     with pytest.raises(CheckpointError, match="has no checkpoints"):
@@ -80,13 +80,13 @@ def test_damaged_manifest_is_a_clear_error(tmp_path):
 
 def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch):
     target = tmp_path / "file.bin"
-    checkpoints.atomic_write_bytes(target, b"old")
+    files.atomic_write_bytes(target, b"old")
 
     def boom(*_):
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoints.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        checkpoints.atomic_write_bytes(target, b"new")
+        files.atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]

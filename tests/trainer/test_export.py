@@ -172,7 +172,7 @@ def test_cli_exit_codes(cartpole, tmp_path):
 def test_pipes_reports_materialization_and_parity_check(cartpole, tmp_path):
     import dagster as dg
 
-    from trainer.storage.base import sha256_file
+    from trainer.files import sha256_file
 
     config, run_dir = cartpole
     out = tmp_path / "out"
@@ -205,7 +205,7 @@ def test_a_reused_out_never_keeps_a_summary_of_another_model(cartpole, tmp_path,
     def crash(*_args, **_kwargs):
         raise OSError("killed before the summary was written")
 
-    monkeypatch.setattr(ex, "_write_json_atomic", crash)
+    monkeypatch.setattr(ex, "_write_summary", crash)
     with pytest.raises(OSError, match="killed"):
         ex.export(load_task_config(config), run_dir, tmp_path, latency_iterations=5)
     assert (tmp_path / "policy.onnx").is_file() and not (tmp_path / ex.SUMMARY_NAME).exists()

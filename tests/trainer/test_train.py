@@ -53,8 +53,8 @@ def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
     assert manifest["num_envs"] == 512 and manifest["device"] == "cpu"
     assert manifest["timesteps_done"] == manifest["timesteps_target"] == 1280
     assert {"torch", "skrl", "isaaclab"} <= set(manifest["packages"])
-    from trainer.checkpoints import sha256_file
     from trainer.config import load_task_config
+    from trainer.files import sha256_file
 
     assert manifest["config_sha256"] == load_task_config(trained_cartpole.config_path).config_sha256()
     names = set(manifest["checkpoints"])

@@ -1,7 +1,6 @@
-"""Artifact store: where checkpoints, models and reports live (local filesystem or Azure Blob Storage).
+"""Artifact store: where run directories, models and reports live (local filesystem or Azure Blob Storage).
 
-Layout under a store root (the region's containers on Azure, ``.data/`` locally):
-``checkpoints/<task>/<region>/<run_id>/...``, ``models/<task>/<region>/<run_id>/...``, ``reports/<task>/<region>/...``.
+What goes where is the run directory's layout (docs/architecture.md); a store only keeps objects by key.
 """
 
 from trainer.storage.base import (

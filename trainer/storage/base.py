@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 SHA256_KEY = "sha256"  # blob metadata key / sidecar suffix carrying each object's digest
-_CHUNK = 4 * 1024 * 1024
 
 
 class StorageError(RuntimeError):
@@ -51,18 +49,6 @@ class ArtifactStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str = "") -> list[str]: ...
     def uri_for(self, key: str) -> str: ...
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def clean_key(key: str) -> str:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
-import tempfile
 import threading
 import uuid
 from collections.abc import Mapping
@@ -27,6 +25,7 @@ from typing import Any, Self
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock, ExponentialRetry
 
+from trainer.files import atomic_path, sha256_bytes
 from trainer.storage.base import (
     SHA256_KEY,
     IntegrityError,
@@ -35,7 +34,6 @@ from trainer.storage.base import (
     StorageError,
     clean_key,
     join_key,
-    sha256_bytes,
 )
 from trainer.storage.identity import blob_service_client
 from trainer.storage.uris import parse_blob_uri
@@ -180,22 +178,15 @@ class BlobStore:
     def get_file(self, key: str, local_path: str | Path) -> ObjectInfo:
         downloader, expected, head = self._download(key)
         dest = Path(local_path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         # Downloaded beside the destination and renamed only once verified: no partial or corrupt file is left.
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f, _HashingWriter(f, head=head, max_queued=2 * self.max_concurrency) as writer:
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as f, _HashingWriter(f, head=head, max_queued=2 * self.max_concurrency) as writer:
                 try:
                     downloader.readinto(writer)
                 except AzureError as e:
                     raise StorageError(_describe("download of", self.uri_for(key), e)) from None
                 actual = writer.hexdigest()
             _verify(self.uri_for(key), actual, expected)
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
         return ObjectInfo(self.uri_for(key), expected, dest.stat().st_size)
 
     def read_bytes(self, key: str) -> bytes:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from trainer.files import atomic_path, atomic_write_bytes, sha256_bytes, sha256_file
 from trainer.storage.base import (
     SHA256_KEY,
     IntegrityError,
     ObjectInfo,
     ObjectNotFound,
     clean_key,
-    sha256_bytes,
-    sha256_file,
 )
 
 _SIDECAR = f".{SHA256_KEY}"
@@ -45,29 +42,21 @@ class LocalStore:
         dest = self._path(key)
         if dest.resolve() == src.resolve():  # publishing a run dir into itself: only record the digest
             digest = sha256_file(src)
-            _atomic_write(dest.with_name(dest.name + _SIDECAR), digest.encode())
+            atomic_write_bytes(dest.with_name(dest.name + _SIDECAR), digest.encode())
             return ObjectInfo(dest.as_uri(), digest, src.stat().st_size)
         digest = sha256_file(src)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(dest.with_name(dest.name + _SIDECAR), digest.encode())
-        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp", delete=False) as tmp:
-            try:
-                with open(src, "rb") as f:
-                    shutil.copyfileobj(f, tmp, 4 * 1024 * 1024)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            except BaseException:
-                os.unlink(tmp.name)
-                raise
-        os.replace(tmp.name, dest)
+        atomic_write_bytes(dest.with_name(dest.name + _SIDECAR), digest.encode())
+        with atomic_path(dest) as tmp, open(src, "rb") as f, open(tmp, "wb") as out:
+            shutil.copyfileobj(f, out, 4 * 1024 * 1024)
         return ObjectInfo(dest.as_uri(), digest, dest.stat().st_size)
 
     def put_bytes(self, data: bytes, key: str) -> ObjectInfo:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         digest = sha256_bytes(data)
-        _atomic_write(dest.with_name(dest.name + _SIDECAR), digest.encode())
-        _atomic_write(dest, data)
+        atomic_write_bytes(dest.with_name(dest.name + _SIDECAR), digest.encode())
+        atomic_write_bytes(dest, data)
         return ObjectInfo(dest.as_uri(), digest, len(data))
 
     def _expected(self, key: str) -> tuple[Path, str]:
@@ -87,16 +76,9 @@ class LocalStore:
     def get_file(self, key: str, local_path: str | Path) -> ObjectInfo:
         path, digest = self._expected(key)
         dest = Path(local_path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp", delete=False) as tmp:
-            pass
-        try:
-            shutil.copyfile(path, tmp.name)
-            _verify(path.as_uri(), sha256_file(tmp.name), digest)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-        os.replace(tmp.name, dest)
+        with atomic_path(dest) as tmp:  # renamed into place only once verified
+            shutil.copyfile(path, tmp)
+            _verify(path.as_uri(), sha256_file(tmp), digest)
         return ObjectInfo(path.as_uri(), digest, dest.stat().st_size)
 
     def read_bytes(self, key: str) -> bytes:
@@ -124,15 +106,3 @@ class LocalStore:
 def _verify(uri: str, actual: str, expected: str) -> None:
     if actual != expected:
         raise IntegrityError(f"{uri}: sha256 {actual} does not match the recorded {expected}; refusing to use it")
-
-
-def _atomic_write(dest: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp", delete=False) as tmp:
-        try:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, dest)

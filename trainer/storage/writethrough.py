@@ -20,7 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from trainer.storage.base import ObjectInfo, StorageError, sha256_file
+from trainer.files import sha256_file
+from trainer.storage.base import ObjectInfo, StorageError
 
 _LINK_FROM_BYTES = 64 * 1024 * 1024  # smaller files are copied (metrics.jsonl is appended in place)
 

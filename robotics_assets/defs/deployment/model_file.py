@@ -18,8 +18,8 @@ import dagster as dg
 @contextlib.contextmanager
 def fetched_model(uri: str, sha256: str) -> Iterator[str]:
     """A local path holding the model at `uri`, sha256-verified; a temporary copy when it came from a store."""
+    from trainer.files import sha256_file
     from trainer.storage import StorageError, open_store, redact_uri
-    from trainer.storage.base import sha256_file
     from trainer.storage.run_location import RunLocationError, local_folder
 
     shown = redact_uri(uri)

@@ -1,9 +1,6 @@
 """`task_config`: the validated YAML snapshot of one task; its data version is the content hash."""
 
 
-import os
-import tempfile
-
 import dagster as dg
 
 from robotics_assets.defs.tasks.resources import TaskConfigStore
@@ -29,10 +26,9 @@ def build_task_config_asset() -> dg.AssetsDefinition:
             raise dg.Failure(description=str(e), allow_retries=False) from None
         snapshot = task_configs.snapshot_path(name, valid.sha256)
         if not snapshot.exists():  # write-then-rename: a reader never sees half a file
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=snapshot.parent, delete=False, suffix=".tmp") as f:
-                f.write(content)
-            os.replace(f.name, snapshot)
+            from trainer.files import atomic_write_bytes
+
+            atomic_write_bytes(snapshot, content)
         return dg.MaterializeResult(
             data_version=dg.DataVersion(valid.sha256),
             metadata={
