@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import PENDULUM_YAML
 from trainer.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from trainer.storage import StorageError, open_store
 from trainer.storage.local import LocalStore
@@ -20,16 +21,7 @@ from trainer.storage.writethrough import WriteThrough
 
 ROOT = Path(__file__).resolve().parents[2]
 # InvertedPendulum trains in seconds on CPU: the store path is what is under test here, not the learning
-CONFIG = """\
-name: pendulum
-task: gymnasium:InvertedPendulum-v5
-num_envs: 4
-timesteps: 512
-seed: 3
-device: cpu
-checkpoint_interval: 256
-success: {min_mean_return: 1.0, episodes: 2}
-"""
+CONFIG = PENDULUM_YAML
 
 
 @pytest.fixture

@@ -17,21 +17,13 @@ import pytest
 
 from robotics_assets.lib.launch.base import LaunchRequest
 from robotics_assets.lib.launch.k8s import K8sBackend, K8sOptions
+from tests.configs import PENDULUM_YAML
 
 pytestmark = [pytest.mark.k8s,
               pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a real cluster (set KUBECONFIG)")]
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = """\
-name: pendulum
-task: gymnasium:InvertedPendulum-v5
-num_envs: 4
-timesteps: 512
-seed: 3
-device: cpu
-checkpoint_interval: 256
-success: {min_mean_return: 1.0, episodes: 2}
-"""
+CONFIG = PENDULUM_YAML
 
 
 def test_train_on_a_real_cluster():
