@@ -33,8 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from trainer.paths import data_dir
-from trainer.redaction import redact_credentials
-from trainer.storage.uris import redact_uri
+from trainer.redaction import redact_credentials, redact_uri
 
 KERNEL_CACHE_ENV = "TRAINER_KERNEL_CACHE"  # store prefix URI; what launchers set
 _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a task name (trainer/config.py): one clean path segment

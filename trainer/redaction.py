@@ -1,7 +1,13 @@
-"""Credential shapes masked wherever text leaves a process (logs, errors, metadata).
+"""Keeping credentials out of whatever leaves a process (logs, errors, metadata): the one place for that idea.
+
+- ``redact_credentials(text)``: credential shapes in free text masked (``PATTERNS``);
+- ``redact_uri(uri)``: a URI as it may be shown or recorded (no user info, query string or fragment);
+- ``mask_userinfo(text)``: every URL's user info masked whole (a user name can be a token too);
+- ``uri_carries_credentials(uri)``: whether a URI that must authenticate another way carries a query or user info.
 
 One list for both sides: the trainer (which never imports robotics_assets) and the code location, whose
-``robotics_assets.lib.secrets.redact`` adds the secret values it handed out. Dependency-free on purpose.
+``robotics_assets.lib.secrets.redact`` adds the secret values it handed out. Dependency-free on purpose: the code
+location imports it while its definitions load.
 """
 
 from __future__ import annotations
@@ -37,3 +43,20 @@ def redact_credentials(text: object) -> str:
     for pattern in PATTERNS:
         out = pattern.sub(lambda m: m.group(1) + MASK + m.group(3), out)
     return out
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without user info, query string or fragment: a password or SAS token must not reach a log or error."""
+    text = re.sub(r"[?#].*", "", str(uri), flags=re.DOTALL)
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@", r"\1", text)
+
+
+def mask_userinfo(text: object) -> str:
+    """``text`` with the user info of every URL in it replaced by ``***`` (``http://***@host``)."""
+    return re.sub(r"//[^/@\s]+@", f"//{MASK}@", str(text))
+
+
+def uri_carries_credentials(uri: str) -> bool:
+    """A query string (a SAS token) or user info (a password) in a URI."""
+    text = str(uri)
+    return "?" in text or "@" in text.partition("://")[2].split("/", 1)[0]

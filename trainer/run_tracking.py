@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.config import TaskConfig
-from trainer.storage.uris import redact_uri
+from trainer.redaction import redact_uri
 
 
 def record_run_id(manifest: dict[str, Any], tracker: Any, *, timeout: float) -> bool:

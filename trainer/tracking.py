@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from trainer.paths import data_dir
+from trainer.redaction import mask_userinfo, redact_credentials
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ def aggregate(tracking_data: Mapping[str, list[float]]) -> dict[str, float]:
         reduce = np.min if tag.endswith("(min)") else np.max if tag.endswith("(max)") else np.mean
         out[tag] = float(reduce(values))
     return out
-
-
-def _scrub(text: str) -> str:
-    """Never echo credentials embedded in a URI (scheme://user:password@host)."""
-    return re.sub(r"//[^/@\s]+@", "//***@", text)
 
 
 def _sanitize_value(value: Any) -> str:
@@ -133,7 +129,7 @@ class Tracker:
                 job()
             except Exception as exc:  # noqa: BLE001 - any tracking failure must not reach training
                 first_line = str(exc).splitlines()[0][:300] if str(exc) else ""
-                self.failed = _scrub(f"{type(exc).__name__}: {first_line}")
+                self.failed = redact_credentials(mask_userinfo(f"{type(exc).__name__}: {first_line}"))
                 self._ready.set()
                 warnings.warn(
                     f"MLflow tracking to {self._safe_uri()} failed ({self.failed}); training continues without "
@@ -144,7 +140,7 @@ class Tracker:
                 log.warning("MLflow tracking disabled: %s", self.failed)
 
     def _safe_uri(self) -> str:
-        return _scrub(self.tracking_uri)
+        return redact_credentials(mask_userinfo(self.tracking_uri))
 
     def _submit(self, job: Callable[[], None]) -> None:
         if not self.failed:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from robotics_assets.lib.terraform_outputs import RegionOutputsError, load_regions_file
+from trainer.redaction import uri_carries_credentials
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETTINGS = "config/local.yaml"
@@ -309,7 +310,7 @@ class Settings:
             value = value.strip()
             if value.lower() in ("", "off", "none", "false"):
                 return None
-            if "?" in value or "@" in value.partition("://")[2].split("/", 1)[0]:
+            if uri_carries_credentials(value):
                 raise SettingsError(
                     f"{self.path}: regions.{region}.kernel_cache: no credentials in the URI (query string or user "
                     "info); the trainer authenticates with the pod's identity or AZURE_STORAGE_CONNECTION_STRING"

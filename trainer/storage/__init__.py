@@ -3,6 +3,7 @@
 What goes where is the run directory's layout (docs/architecture.md); a store only keeps objects by key.
 """
 
+from trainer.redaction import redact_uri
 from trainer.storage.base import (
     ArtifactStore,
     IntegrityError,
@@ -12,7 +13,7 @@ from trainer.storage.base import (
 )
 from trainer.storage.fetch import fetch
 from trainer.storage.open import open_store
-from trainer.storage.uris import ArtifactURIError, redact_uri
+from trainer.storage.uris import ArtifactURIError
 
 __all__ = [
     "ArtifactStore",

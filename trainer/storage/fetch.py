@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trainer.redaction import redact_uri
 from trainer.storage.base import ObjectNotFound
 from trainer.storage.open import open_store
-from trainer.storage.uris import redact_uri
 
 
 def fetch(uri: str, local_dir: str | Path) -> Path:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from trainer.storage.uris import ArtifactURIError, is_blob_uri, redact_uri
+from trainer.redaction import redact_uri
+from trainer.storage.uris import ArtifactURIError, is_blob_uri
 
 
 def open_store(uri: str | Path, **options):

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import unquote, urlsplit
 
+from trainer.redaction import redact_uri
 from trainer.storage.base import ObjectNotFound, StorageError
-from trainer.storage.uris import is_blob_uri, redact_uri
+from trainer.storage.uris import is_blob_uri
 
 MANIFEST = "manifest.json"
 _STEP_RE = re.compile(r"^agent_(\d+)\.pt$")

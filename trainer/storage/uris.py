@@ -7,19 +7,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
+
+from trainer.redaction import redact_uri
 
 
 class ArtifactURIError(ValueError):
     """An artifact URI is malformed or of an unsupported kind (bad input); the message shows it redacted."""
-
-
-def redact_uri(uri: str) -> str:
-    """The URI without user info, query string or fragment: a password or SAS token must not reach a log or error."""
-    text = re.sub(r"[?#].*", "", str(uri), flags=re.DOTALL)
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@", r"\1", text)
 
 
 @dataclass(frozen=True)

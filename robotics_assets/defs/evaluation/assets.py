@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from robotics_assets.defs.training.policy_steps import run_policy_step
 from robotics_assets.lib.instance import TRAINING_POOL
 from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.metadata import gate_with_table, with_metadata, with_uris
 from robotics_assets.lib.partitions import task_region
+from robotics_assets.lib.trainer_steps import run_policy_step
 from robotics_assets.lib.upstream import cli_flags
 from trainer.check_names import EVALUATION_GATE
 

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from robotics_assets.defs.training.policy_steps import run_policy_step
 from robotics_assets.lib.launch import TrainerLauncher
 from robotics_assets.lib.metadata import with_metadata, with_uris
+from robotics_assets.lib.trainer_steps import run_policy_step
 from trainer.check_names import ONNX_PARITY
 
 PARITY = ONNX_PARITY

@@ -11,23 +11,12 @@ from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
 from robotics_assets.lib.metadata import with_uris
 from robotics_assets.lib.partitions import task_region
 from robotics_assets.lib.registry import MLflowRegistry
+from robotics_assets.lib.trainer_steps import plain, single_materialization
 from robotics_assets.lib.upstream import (
     cli_flags,
     latest_metadata,
-    metadata_value,
     require,
 )
-
-
-def single_materialization(results: list, step: str) -> dg.MaterializeResult:
-    mats = [r for r in results if isinstance(r, dg.MaterializeResult)]
-    if len(mats) != 1:
-        raise dg.Failure(f"trainer {step} reported {len(mats)} materializations through Pipes (expected exactly 1)")
-    return mats[0]
-
-
-def plain(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {k: metadata_value(v) for k, v in (metadata or {}).items()}
 
 
 def cost_metadata(meta: dict[str, Any], price_per_hour: float) -> dict[str, Any]:

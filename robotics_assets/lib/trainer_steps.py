@@ -1,15 +1,33 @@
-"""Launching a trainer step (`evaluate`, `export`) on the partition's trained policy, for the assets downstream of it."""
+"""Trainer steps as assets run them: the one materialization a step reports over Pipes, its metadata as plain
+values, and `run_policy_step`, which launches `evaluate` or `export` on the partition's trained policy (the
+`evaluation_report` and `onnx_policy` assets)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-from robotics_assets.defs.training.assets import plain, single_materialization
 from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
 from robotics_assets.lib.partitions import task_region
-from robotics_assets.lib.upstream import checkpoint_name, latest_metadata, require
+from robotics_assets.lib.upstream import (
+    checkpoint_name,
+    latest_metadata,
+    metadata_value,
+    require,
+)
+
+
+def single_materialization(results: list, step: str) -> dg.MaterializeResult:
+    mats = [r for r in results if isinstance(r, dg.MaterializeResult)]
+    if len(mats) != 1:
+        raise dg.Failure(f"trainer {step} reported {len(mats)} materializations through Pipes (expected exactly 1)")
+    return mats[0]
+
+
+def plain(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: metadata_value(v) for k, v in (metadata or {}).items()}
 
 
 def run_policy_step(
