@@ -179,6 +179,8 @@ class TaskConfig(_Strict):
     def with_overrides(self, **changes: Any) -> TaskConfig:
         """A copy with CLI-style overrides (None values are ignored), validated like a file."""
         changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:  # nothing to change: keep this config and its resolved agent config
+            return self
         data = {**self.model_dump(), **changes}
         return _validate(data, str(self._source or "<overrides>"), self._source)
 
