@@ -91,10 +91,11 @@ def evaluator(run: dict, eval_config: Path, num_envs: int, seed: int, out: Path)
     import numpy as np
     import torch
 
-    from trainer.checkpoints import sha256_file
     from trainer.config import load_task_config
     from trainer.envs import make_env
-    from trainer.evaluate import restore_policy, run_episodes
+    from trainer.evaluate import run_episodes
+    from trainer.files import sha256_file
+    from trainer.trained_run import restore_policy
 
     cfg = load_task_config(eval_config)
     # skrl's own checkpoints (Isaac Lab's CLI) keep numpy scalars next to the tensors; allow exactly those
