@@ -178,6 +178,26 @@ def cmd_backfill(args, settings) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, settings) -> int:
+    """The trials a sweep file expands into, by the sweep sensor's own rules (nothing is launched)."""
+    import json
+
+    from robotics_assets.defs.tasks.resources import TaskConfigStore
+    from robotics_assets.lib.sweep_files import SweepError
+
+    try:
+        sweep = TaskConfigStore().sweep(args.name)
+    except SweepError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    spec = sweep.spec
+    print(f"sweep {sweep.name} (revision {sweep.sha256[:16]}): {len(sweep.trials)} trials of {spec.base}, "
+          f"{spec.metric.direction} {spec.metric.name}, early stopping: {spec.early_stopping.rule}")
+    for trial in sweep.trials:
+        print(f"  {trial.name}  {trial.region:<12} {json.dumps(trial.params)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from robotics_assets.lib.settings import SettingsError, current_settings
 
@@ -194,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--assets", default=",".join(CHAIN), help=f"comma-separated (default: {','.join(CHAIN)})")
     b.add_argument("--url", default=os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"),
                    help="the Dagster webserver (default: $DAGSTER_WEBSERVER_URL or http://127.0.0.1:3000)")
+    w = sub.add_parser("sweep", help="list the trials of task_configs/sweeps/NAME.yaml (exit 2 when it is invalid)")
+    w.add_argument("name")
     args = parser.parse_args(argv)
     try:
         settings = current_settings()
-        return {"instance": cmd_instance, "quickstart": cmd_quickstart, "backfill": cmd_backfill}[args.command](
+        return {"instance": cmd_instance, "quickstart": cmd_quickstart, "backfill": cmd_backfill,
+                "sweep": cmd_sweep}[args.command](
             args, settings
         )
     except SettingsError as e:

@@ -30,8 +30,9 @@ def automation_sensor(running: bool) -> dg.AutomationConditionSensorDefinition:
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
         minimum_interval_seconds=30,
+        use_user_code_server=True,  # lib/automation.SweepTrial is Python of this code location
         description="Evaluates the assets' automation conditions: training on new/changed task configs, then "
-        "evaluation, export and deployment.",
+        "evaluation, export and deployment (sweep trials excepted: the sweep sensor runs those).",
     )
 
 

@@ -34,6 +34,12 @@ class PipesSession:
         if self._context is not None:
             self._context.report_asset_check(check_name=check_name, passed=passed, metadata=_clean(metadata))
 
+    def report_metric(self, timestep: int, **values: float | None) -> None:
+        """One point of the training curve, as a Pipes custom message the orchestrator reads while the run goes on
+        (early stopping of sweep trials: robotics_assets/lib/early_stopping.py)."""
+        if self._context is not None:
+            self._context.report_custom_message({"type": "metric", "timestep": int(timestep), **_clean(values)})
+
 
 def _clean(metadata: Mapping[str, Any]) -> dict[str, Any]:
     # Pipes infers the metadata type from the Python value; None has no type, so leave such keys out.

@@ -40,6 +40,7 @@ class Progress:
         self.pipes_every_s = pipes_every_s
         self.t0 = time.monotonic()
         self._last_console = self._last_pipes = -float("inf")
+        self._last_metric_step = -1
         self.last_line = ""
 
     def env_steps_per_s(self, timestep: int) -> float:
@@ -60,6 +61,10 @@ class Progress:
         )
 
     def update(self, timestep: int, mean_return: float | None, mean_length: float | None, *, force: bool = False) -> None:
+        if self.pipes is not None and self.pipes.active and timestep > self._last_metric_step:
+            # every point (one per skrl write interval), not rate-limited: the orchestrator's early stopping reads it
+            self.pipes.report_metric(timestep, mean_return=mean_return, mean_episode_length=mean_length)
+            self._last_metric_step = timestep
         now = time.monotonic()
         due_console = self.console is not None and (force or now - self._last_console >= self.console_every_s)
         due_pipes = self.pipes is not None and self.pipes.active and (force or now - self._last_pipes >= self.pipes_every_s)

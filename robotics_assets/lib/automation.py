@@ -58,10 +58,32 @@ def follow_unless_gate_failed() -> dg.AutomationCondition:
     return (follow_training() & ~gate_failed).with_label("follow_training_unless_gate_failed")
 
 
+class SweepTrial(dg.AutomationCondition):
+    """True for the partitions of sweep trials (`<sweep>--tNN`). Their training is requested by the sweep sensor
+    in the sweep's regions only, and only the winner is evaluated, exported and deployed (defs/sweeps/sensors.py),
+    so automation leaves them alone. No built-in condition selects partitions by key: this one runs in the code
+    location (the automation sensor's `use_user_code_server`)."""
+
+    @property
+    def name(self) -> str:
+        return "sweep_trial"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:  # type: ignore[override]
+        from robotics_assets.lib.sweep_files import is_trial_partition
+
+        candidates = context.candidate_subset
+        trials = {k for k in candidates.expensively_compute_partition_keys() if is_trial_partition(k)}
+        return dg.AutomationResult(context, candidates.compute_intersection_with_partition_keys(trials))
+
+
+def not_a_sweep_trial(condition: dg.AutomationCondition) -> dg.AutomationCondition:
+    return (condition & ~SweepTrial()).with_label(f"{condition.get_label() or condition.name}, not a sweep trial")
+
+
 def conditions() -> dict[str, dg.AutomationCondition]:
     return {
-        "policy": train_on_new_or_changed_config(),
-        "evaluation_report": follow_training(),
-        "onnx_policy": follow_unless_gate_failed(),
-        "deployed_policy": follow_unless_gate_failed(),
+        "policy": not_a_sweep_trial(train_on_new_or_changed_config()),
+        "evaluation_report": not_a_sweep_trial(follow_training()),
+        "onnx_policy": not_a_sweep_trial(follow_unless_gate_failed()),
+        "deployed_policy": not_a_sweep_trial(follow_unless_gate_failed()),
     }

@@ -11,6 +11,8 @@ REGION_DIM = "region"
 
 # One key per task config; partitions are only ever added, so removing a config never deletes history.
 task_partitions = dg.DynamicPartitionsDefinition(name=TASK_DIM)
+# One key per sweep file (its trials are task partitions `<sweep>--tNN`), grown by the sweep sensor.
+sweep_partitions = dg.DynamicPartitionsDefinition(name="sweep")
 
 
 def task_region_partitions(regions: Sequence[str]) -> dg.MultiPartitionsDefinition:

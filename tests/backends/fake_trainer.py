@@ -5,7 +5,8 @@ in the backend tests), because a pod's own disk dies with it. Progress goes to `
 step, so a resumed attempt shows it continued instead of starting over; SIGTERM (a graceful delete or eviction)
 writes `<run-dir>/sigterm.txt` with the step reached, the way the real trainer checkpoints on SIGTERM.
 Behaviour via env: FAKE_TRAIN_S (seconds of "training"), FAKE_EXIT (exit code), FAKE_LEAK (print a credential),
-FAKE_IGNORE_SIGTERM (keep running after SIGTERM).
+FAKE_IGNORE_SIGTERM (keep running after SIGTERM), FAKE_METRICS (stream a metric point per step, mean_return 0.0,
+as the real trainer streams its curve).
 """
 
 import argparse
@@ -51,6 +52,8 @@ def main() -> int:
         for i in range(start, start + int(float(os.environ.get("FAKE_TRAIN_S", "0.5")) * 10)):
             state["step"] = i + 1
             store.put_bytes(str(i + 1).encode(), "progress.txt")
+            if os.environ.get("FAKE_METRICS"):
+                pipes.report_custom_message({"type": "metric", "timestep": i + 1, "mean_return": 0.0})
             time.sleep(0.1)
         code = int(os.environ.get("FAKE_EXIT", "0"))
         if code:

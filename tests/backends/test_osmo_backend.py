@@ -183,6 +183,34 @@ def test_terminating_the_run_cancels_the_workflow(osmo, run_url):
     assert wf.process.poll() is not None
 
 
+def test_early_stopping_cancels_the_workflow_and_the_launch_returns(osmo, run_url):
+    """A sweep trial's monitor (lib/early_stopping.py) reads the streamed metric between polls; its stop cancels the
+    workflow through the remote loop's own cancel, and the launch ends normally (a stopped trial is not failed)."""
+    from robotics_assets.lib.early_stopping import TrialMonitor
+
+    monitor = TrialMonitor(metric="mean_return", direction="maximize",
+                           rule={"rule": "median", "grace_timesteps": 3, "min_completed_trials": 2,
+                                 "check_interval_s": 0.1},
+                           completed=lambda: [{1: 5.0, 3: 10.0}, {1: 6.0, 3: 12.0}])
+    backend = _backend(osmo)
+
+    @dg.asset(partitions_def=PARTS)
+    def policy(context):
+        invocation = backend.launch(context, _request(run_url, FAKE_TRAIN_S=30, FAKE_METRICS=1), monitor=monitor)
+        return dg.MaterializeResult(metadata={
+            "reported": len(invocation.get_results(implicit_materializations=False)),
+            "attempts": invocation.metadata["osmo_attempts"]})
+
+    result = dg.materialize([policy], partition_key="cartpole", instance=dg.DagsterInstance.ephemeral())
+    assert result.success and "median stopping rule at timestep" in monitor.stopped
+    mat = result.asset_materializations_for_node("policy")[0]
+    assert mat.metadata["reported"].value == 0  # the trainer never finished
+    assert [a["status"] for a in mat.metadata["attempts"].value] == ["stopped"]
+    (wf,) = _workflows(osmo)
+    assert wf.done.wait(5) and wf.status == "FAILED_CANCELED"
+    assert 3 <= _progress(run_url) < 100  # stopped past the grace period, long before its 300 steps
+
+
 def test_retried_run_takes_over_its_orphan_and_resumes(osmo, run_url):
     backend = _backend(osmo)
     request = _request(run_url, FAKE_TRAIN_S=0.3)

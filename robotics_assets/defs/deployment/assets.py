@@ -39,9 +39,12 @@ def build_deployment_asset(
         onnx_uri, onnx_sha = require(onnx, "onnx_policy", "onnx_uri", "onnx_sha256")
         metric = current_settings().raw.promotion.metric
         value = report.get(metric)
+        # a sweep's winner competes with its base task's champion: one registered model per task, trials included
+        model_task = str(policy.get("sweep_base") or task)
+        sweep_tags = {"sweep": str(policy["sweep"]), "sweep_trial": task} if policy.get("sweep") else {}
         with fetched_model(str(onnx_uri), str(onnx_sha)) as onnx_path:
             decision = mlflow.register_and_decide(
-                task=task,
+                task=model_task,
                 region=region,
                 onnx_path=onnx_path,
                 onnx_sha256=str(onnx_sha),
@@ -49,7 +52,7 @@ def build_deployment_asset(
                 metric_value=None if value is None else float(value),
                 gate_passed=bool(report.get("passed")),
                 # the numbers the gate judged travel with the model, so the champion check can judge them again later
-                tags={"dagster_run_id": context.run.run_id, "task": task,
+                tags={"dagster_run_id": context.run.run_id, "task": model_task, **sweep_tags,
                       **{f"eval_{k}": repr(float(report[k])) for k in EVALUATION_TAGS if report.get(k) is not None}},
             )
         context.log.info(f"{'promoted' if decision.promoted else 'not promoted'}: {decision.reason}")

@@ -10,6 +10,7 @@ import dagster as dg
 from robotics_assets.lib.partitions import task_partitions
 from robotics_assets.lib.registry import MLflowRegistry
 from robotics_assets.lib.settings import current_settings
+from robotics_assets.lib.sweep_files import split_trial
 from robotics_assets.lib.upstream import metadata_value
 
 CHAMPIONS_SCHEMA = dg.TableSchema(
@@ -72,7 +73,8 @@ def build_champion_checks(regions: list[str]) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(specs=specs, can_subset=True, name="champion_checks")
     def champion_checks(context: dg.AssetCheckExecutionContext, mlflow: MLflowRegistry):
         max_age = current_settings().raw.promotion.max_champion_age_days
-        tasks = sorted(context.instance.get_dynamic_partitions(task_partitions.name))
+        # sweep trials register under their base task (deployed_policy), which is listed here
+        tasks = sorted(t for t in context.instance.get_dynamic_partitions(task_partitions.name) if not split_trial(t))
         criteria = {task: current_criteria(context.instance, task) for task in tasks}
         now = time.time()
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.name):

@@ -7,6 +7,7 @@ import dagster as dg
 
 from robotics_assets.defs.tasks.resources import TaskConfigStore
 from robotics_assets.lib.partitions import task_partitions
+from robotics_assets.lib.sweep_files import split_trial
 from robotics_assets.lib.task_sources import (
     TaskConfigError,
     content_hash,
@@ -47,6 +48,9 @@ def build_task_config_sensor(minimum_interval_seconds: int = 30, running: bool =
             if seen.get(name) == sha or invalid.get(name) == sha:
                 continue
             try:
+                if split_trial(name):
+                    raise TaskConfigError(f"{source.location.rstrip('/')}/{name}.yaml: file name: '--tNN' names are "
+                                          "reserved for sweep trials (rename the file, e.g. with one '-')")
                 validate_task_config(name, content, location=source.location)
             except TaskConfigError as e:
                 context.log.warning(f"skipping invalid task config: {e}")

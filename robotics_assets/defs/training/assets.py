@@ -1,11 +1,20 @@
 """`policy`: a trained policy + checkpoints per task × region, trained by the region's backend."""
 
 
+import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from robotics_assets.defs.training.trials import (
+    STATUS_COMPLETED,
+    STATUS_STOPPED,
+    monitor_for,
+    stopped_run_metadata,
+    trial_metadata,
+)
+from robotics_assets.lib.early_stopping import TrialMonitor
 from robotics_assets.lib.instance import TRAINING_POOL
 from robotics_assets.lib.launch import LaunchRequest, TrainerLauncher
 from robotics_assets.lib.metadata import with_uris
@@ -67,18 +76,27 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                 "--run-dir", run_dir,
                 "--resume",  # a fresh folder starts from scratch; a retried run continues from its last checkpoint
                 "--tracking-uri", mlflow.uri(),
-                "--experiment", mlflow.experiment_name(task),
+                # a sweep's trials log to their base task's experiment, side by side with its other runs
+                "--experiment", mlflow.experiment_name(str(config.get("sweep_base") or task)),
                 *cli_flags(settings.train_args(region)),
             ],
             gpus=launcher.gpus(region),
             task_device=str(device),
             task_gpus=int(gpus),
         )
-        results = launcher.launch(context, request).get_results()
+        monitor = monitor_for(context, config)  # a sweep trial: early-stopped against the sweep's completed trials
+        started = time.monotonic()
+        invocation = launcher.launch(context, request, monitor=monitor)
+        if monitor is not None and monitor.stopped and not any(
+                isinstance(r, dg.MaterializeResult) for r in invocation.get_results(implicit_materializations=False)):
+            return stopped_trial(context, launcher, request, run_dir, config, monitor, time.monotonic() - started)
+        results = invocation.get_results()
         mat = single_materialization(results, "train")
         meta = plain(mat.metadata)
         require(meta, "trainer train", "run_dir", "checkpoint_uri")
         extra: dict[str, Any] = cost_metadata(meta, settings.gpu_price_per_hour(region))
+        if monitor is not None:
+            extra.update(trial_metadata(config, monitor, STATUS_COMPLETED, meta))
         extra["backend"] = settings.backend_name(region)
         extra["task_config_snapshot"] = dg.MetadataValue.path(str(snapshot))
         extra["task_config_sha256"] = config_sha
@@ -91,3 +109,22 @@ def build_policy_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Asset
                                     data_version=mat.data_version)
 
     return policy
+
+
+def stopped_trial(context: dg.AssetExecutionContext, launcher: TrainerLauncher, request: LaunchRequest,
+                  run_dir: str, config: dict[str, Any], monitor: TrialMonitor, wall_s: float) -> dg.MaterializeResult:
+    """An early-stopped sweep trial is materialized, not failed: status `stopped`, its last stored checkpoint and
+    its cost so far (GPU-hours from the orchestrator's wall time of the launch)."""
+    _, region = task_region(context)
+    settings = launcher.settings
+    stored = stopped_run_metadata(run_dir)
+    gpus = request.gpus if str(config.get("device", "cpu")).startswith("cuda") else 0
+    return dg.MaterializeResult(metadata={
+        **with_uris(stored),
+        **trial_metadata(config, monitor, STATUS_STOPPED, {}),
+        **cost_metadata({"wall_time_s": wall_s, "gpu_count": gpus}, settings.gpu_price_per_hour(region)),
+        "wall_time_s": round(wall_s, 3),
+        "backend": settings.backend_name(region),
+        "task_config_snapshot": dg.MetadataValue.path(str(config["snapshot_path"])),
+        "task_config_sha256": config["sha256"],
+    })

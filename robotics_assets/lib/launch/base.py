@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -123,6 +123,20 @@ def kernel_cache_env(settings: Settings, region: str) -> dict[str, str]:
     return {KERNEL_CACHE_ENV: uri} if uri else {}
 
 
+class LaunchMonitor(Protocol):
+    """Watches a running launch (sweep trials' early stopping: lib/early_stopping.py).
+
+    A backend calls `check(messages)` every `interval_s` with the Pipes custom messages received so far in the
+    current attempt; a returned reason means: stop the launch through the backend's own cancel path and return
+    normally (not a failure). The reason stays in `stopped`.
+    """
+
+    interval_s: float
+    stopped: str | None
+
+    def check(self, messages: Sequence[Any]) -> str | None: ...
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A compute backend for one region. Built by a factory registered in `resource.py`."""
@@ -135,8 +149,10 @@ class Backend(Protocol):
         request: LaunchRequest,
         *,
         extras: Mapping[str, Any] | None = None,
+        monitor: LaunchMonitor | None = None,
     ) -> dg.PipesClientCompletedInvocation:
-        """Run the trainer step to completion under Pipes; raise on failure; stop it when the run is terminated."""
+        """Run the trainer step to completion under Pipes; raise on failure; stop it when the run is terminated,
+        or when `monitor` says so (then return normally)."""
         ...
 
 

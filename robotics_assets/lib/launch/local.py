@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from robotics_assets.lib.launch.base import LaunchRequest, kernel_cache_env
+from robotics_assets.lib.launch.base import (
+    LaunchMonitor,
+    LaunchRequest,
+    kernel_cache_env,
+)
 
 if TYPE_CHECKING:
     from robotics_assets.lib.settings import Settings
@@ -72,6 +76,7 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
         command: list[str],
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        monitor: LaunchMonitor | None = None,
     ) -> dg.PipesClientCompletedInvocation:
         with dg.open_pipes_session(
             context=context,
@@ -87,7 +92,13 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
                 start_new_session=True,
             )
             try:
-                process.wait()
+                if monitor is None:
+                    process.wait()
+                else:
+                    watch(process, session, monitor)
+                    if monitor.stopped and process.poll() is None:
+                        context.log.info(f"[launcher] stopping the trainer: {monitor.stopped}")
+                        stop_process_group(process, self.termination_timeout_seconds)
             except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
                 context.log.info("[launcher] run interrupted: stopping the trainer's process group")
                 stop_process_group(process, self.termination_timeout_seconds)
@@ -95,13 +106,24 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
             finally:
                 if process.poll() is None:  # any other error while waiting: never leave training behind
                     stop_process_group(process, self.termination_timeout_seconds)
-            if process.returncode != 0:
+            if process.returncode != 0 and not (monitor is not None and monitor.stopped):
                 raise dg.Failure(  # public, like the remote backends' failures (PipesSubprocessClient's own is not)
                     description=f"trainer exited with code {process.returncode}"
                     + (" (bad input: see the task config error above)" if process.returncode == 2 else ""),
                     metadata={"exit_code": process.returncode},
                 )
         return dg.PipesClientCompletedInvocation(session)
+
+
+def watch(process: subprocess.Popen, session: dg.PipesSession, monitor: LaunchMonitor) -> None:
+    """Wait for the process, asking `monitor` every `interval_s` whether to stop it (then return at once)."""
+    while True:
+        try:
+            process.wait(timeout=monitor.interval_s)
+            return
+        except subprocess.TimeoutExpired:
+            if monitor.check(session.get_custom_messages()):
+                return
 
 
 def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
@@ -171,6 +193,7 @@ class LocalBackend:
         request: LaunchRequest,
         *,
         extras: Mapping[str, Any] | None = None,
+        monitor: LaunchMonitor | None = None,
     ) -> dg.PipesClientCompletedInvocation:
         with tempfile.TemporaryDirectory(prefix=f"trainer-{request.step}-") as tmp:
             config_path = Path(tmp) / f"{request.task}.yaml"
@@ -182,4 +205,5 @@ class LocalBackend:
                 command=command,
                 env={**request.env, **({"CUDA_VISIBLE_DEVICES": ""} if request.gpus == 0 else {})},
                 extras={"task": request.task, "region": request.region, "run_key": request.run_key, **(extras or {})},
+                monitor=monitor,
             )

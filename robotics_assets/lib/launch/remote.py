@@ -26,7 +26,7 @@ import dagster as dg
 from robotics_assets.lib.osmo.spec import label_value
 
 if TYPE_CHECKING:
-    from robotics_assets.lib.launch.base import LaunchRequest
+    from robotics_assets.lib.launch.base import LaunchMonitor, LaunchRequest
 
 # Environment names that must travel as secret references (OSMO credentials / k8s secretKeyRef), never as values.
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CONNECTION_STRING|SAS|CREDENTIAL)", re.IGNORECASE)
@@ -142,8 +142,8 @@ def blob_pipes_defaults(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-Outcome = Literal["pending", "running", "succeeded", "failed", "disruption"]
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "disruption"})
+Outcome = Literal["pending", "running", "succeeded", "failed", "disruption", "stopped"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "disruption", "stopped"})
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,8 @@ class RemoteBackend:
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def launch(self, context: dg.AssetExecutionContext, request: LaunchRequest, *,
-               extras: Mapping[str, Any] | None = None) -> dg.PipesClientCompletedInvocation:
+               extras: Mapping[str, Any] | None = None,
+               monitor: LaunchMonitor | None = None) -> dg.PipesClientCompletedInvocation:
         check_plain_env(request.env, "LaunchRequest.env")
         identity = launch_identity(context, request)
         resume = self._take_over_or_refuse(context, identity)
@@ -241,9 +242,9 @@ class RemoteBackend:
                 name = self.submit(context, request, identity, session.get_bootstrap_env_vars(), attempt, resumed)
                 context.log.info(f"[{self.name}] attempt {attempt}: started {self.noun} {name}"
                                  + (" (resuming)" if resumed else ""))
-                state = self._follow(context, identity, name, reader)
+                state = self._follow(context, identity, name, reader, session, monitor)
                 attempts.append(self.attempt_record(name, state))
-                if state.outcome == "succeeded":
+                if state.outcome in ("succeeded", "stopped"):  # stopped: the monitor's decision, not a failure
                     return dg.PipesClientCompletedInvocation(session, metadata=self.success_metadata(name, attempts))
                 if state.outcome == "failed":
                     raise dg.Failure(description=state.detail or f"{self.noun} {name} failed",
@@ -257,7 +258,8 @@ class RemoteBackend:
         )
 
     def _follow(self, context: dg.AssetExecutionContext, identity: LaunchIdentity, name: str,
-                reader: dg.PipesMessageReader) -> AttemptState:
+                reader: dg.PipesMessageReader, session: dg.PipesSession | None = None,
+                monitor: LaunchMonitor | None = None) -> AttemptState:
         started = time.monotonic()
         try:
             with self.watch(context, name):  # stopped only after the object is: a log stream ends with it
@@ -269,7 +271,13 @@ class RemoteBackend:
                             return state
                         if state.outcome == "pending" and time.monotonic() - started > self.startup_timeout_s():
                             raise dg.Failure(description=self.startup_failure(name))
-                        self._sleep(self.options.poll_interval_s)
+                        if monitor is not None and session is not None and monitor.check(
+                                session.get_custom_messages()):
+                            context.log.info(f"[{self.name}] stopping {self.noun} {name}: {monitor.stopped}")
+                            self._stop(context, name, f"early stopped: {monitor.stopped}", None)
+                            return AttemptState("stopped", detail=str(monitor.stopped))
+                        self._sleep(min(self.options.poll_interval_s, monitor.interval_s) if monitor is not None
+                                    else self.options.poll_interval_s)
                 except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
                     context.log.info(f"[{self.name}] run terminated: stopping {self.noun} {name}")
                     self._stop(context, name, "Dagster run terminated", None)

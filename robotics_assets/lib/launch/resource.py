@@ -17,6 +17,7 @@ from pydantic import PrivateAttr
 from robotics_assets.lib.launch.base import (
     Backend,
     BackendFactory,
+    LaunchMonitor,
     LaunchRequest,
     with_task_gpus,
 )
@@ -98,6 +99,7 @@ class TrainerLauncher(dg.ConfigurableResource):
         request: LaunchRequest,
         *,
         extras: Mapping[str, Any] | None = None,
+        monitor: LaunchMonitor | None = None,
     ) -> dg.PipesClientCompletedInvocation:
         request = with_task_gpus(request)  # a multi-GPU task asks for its GPUs on every backend
         backend = self.backend_for(request.region)
@@ -105,4 +107,6 @@ class TrainerLauncher(dg.ConfigurableResource):
             f"[launcher] {request.step} {request.task} in {request.region} on backend {backend.name!r} "
             f"(gpus={request.gpus}, run_key={request.run_key})"
         )
-        return backend.launch(context, request, extras=extras)
+        if monitor is None:  # a backend registered from elsewhere need not know monitors until it is asked to
+            return backend.launch(context, request, extras=extras)
+        return backend.launch(context, request, extras=extras, monitor=monitor)

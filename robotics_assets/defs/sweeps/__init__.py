@@ -1,0 +1,1 @@
+"""sweeps domain: sweep files fanned out into trial partitions, early stopping, the sweep report."""
