@@ -58,9 +58,7 @@ def run_sweep(rule: str, folder: Path) -> dict:
     (folder / "settings.yaml").write_text(yaml.safe_dump(settings))
     os.environ["ROBOTICS_SETTINGS"] = str(folder / "settings.yaml")
     from robotics_assets.definitions import defs as build
-    from robotics_assets.lib.settings import current_settings
 
-    current_settings.cache_clear() if hasattr(current_settings, "cache_clear") else None
     defs = build()
     sensor = defs.get_sensor_def("sweep_sensor")
     with dg.instance_for_test() as instance:

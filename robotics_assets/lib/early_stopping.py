@@ -112,8 +112,11 @@ class TrialMonitor:
             self._cache = (now, self._completed())
         return self._cache[1]
 
-    def check(self, messages: Sequence[Any]) -> str | None:
+    def observe(self, messages: Sequence[Any]) -> None:
         self.curve.update(curve_from_messages(messages, self.metric))
+
+    def check(self, messages: Sequence[Any]) -> str | None:
+        self.observe(messages)
         if self.stopped or self.rule.get("rule", "none") == "none" or not self.curve:
             return self.stopped
         grace = int(self.rule.get("grace_timesteps", 1))

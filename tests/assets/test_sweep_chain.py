@@ -77,6 +77,9 @@ def test_sweep_trains_stops_the_loser_reports_and_promotes_the_winner(sweep_proj
     from trainer.checkpoints import sha256_file
     assert checkpoint.is_file() and sha256_file(checkpoint) == stopped["checkpoint_sha256"]
     assert all(p["gpu_hours"] == 0 and "metric_value" in p for p in policies)
+    for p in policies[:3]:  # the whole streamed curve, its last point the trainer's own final mean return
+        assert max(t for t, _ in p["metric_curve"]) == 2560
+        assert p["metric_value"] == pytest.approx(p["final_mean_return"])
 
     third = tick(defs, instance, second.cursor)
     assert [(r.job_name, r.partition_key) for r in third.run_requests] == [(REPORT_JOB, SWEEP)]

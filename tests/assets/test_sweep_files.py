@@ -165,5 +165,7 @@ def test_monitor_reads_streamed_metrics_and_stops_once():
     reason = monitor.check(messages)
     assert reason and "timestep 512" in reason and monitor.stopped == reason
     assert monitor.curve == {256: 3.0, 512: 4.0}
+    monitor.observe([{"type": "metric", "timestep": 768, "mean_return": 9.0}])  # points after the last check
+    assert monitor.curve == {256: 3.0, 512: 4.0, 768: 9.0}
     none = TrialMonitor(metric="mean_return", direction="maximize", rule={"rule": "none"}, completed=completed)
     assert none.check(messages) is None

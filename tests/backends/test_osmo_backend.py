@@ -203,6 +203,7 @@ def test_early_stopping_cancels_the_workflow_and_the_launch_returns(osmo, run_ur
 
     result = dg.materialize([policy], partition_key="cartpole", instance=dg.DagsterInstance.ephemeral())
     assert result.success and "median stopping rule at timestep" in monitor.stopped
+    assert set(monitor.curve.values()) == {0.0} and min(monitor.curve) == 1  # the streamed points
     mat = result.asset_materializations_for_node("policy")[0]
     assert mat.metadata["reported"].value == 0  # the trainer never finished
     assert [a["status"] for a in mat.metadata["attempts"].value] == ["stopped"]

@@ -51,13 +51,11 @@ def rows(sweep: Sweep, records: dict[str, dict[str, dict[str, Any]]]) -> list[Tr
         region, meta = found[0] if found else (trial.region, {})
         curve = [(int(t), float(v)) for t, v in (meta.get("metric_curve") or [])]
         value = meta.get("metric_value")
-        stopped_at = meta.get("checkpoint_timestep") if meta.get("trial_status") == "stopped" else None
         out.append(TrialRow(
             trial=trial.name, region=region, params=trial.params,
             status=str(meta.get("trial_status") or "missing"),
             metric=None if value is None else float(value), curve=curve,
-            timesteps=int(stopped_at if stopped_at is not None else (max(t for t, _ in curve) if curve else 0))
-            if meta else None,
+            timesteps=max(t for t, _ in curve) if curve else None,  # reached (a stopped trial: when it stopped)
             gpu_hours=float(meta.get("gpu_hours") or 0.0), cost=float(meta.get("estimated_cost") or 0.0),
             wall_time_s=None if meta.get("wall_time_s") is None else float(meta["wall_time_s"]),
         ))

@@ -128,13 +128,18 @@ class LaunchMonitor(Protocol):
 
     A backend calls `check(messages)` every `interval_s` with the Pipes custom messages received so far in the
     current attempt; a returned reason means: stop the launch through the backend's own cancel path and return
-    normally (not a failure). The reason stays in `stopped`.
+    normally (not a failure). The reason stays in `stopped`. `observe(messages)` gets each attempt's messages once
+    it has ended (the points that arrived after the last check).
     """
 
     interval_s: float
     stopped: str | None
 
     def check(self, messages: Sequence[Any]) -> str | None: ...
+
+    def observe(self, messages: Sequence[Any]) -> None:
+        """Called once when the launch (or a remote attempt) has ended, with all its custom messages."""
+        ...
 
 
 @runtime_checkable

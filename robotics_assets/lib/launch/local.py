@@ -112,6 +112,8 @@ class ProcessGroupPipesClient(dg.PipesSubprocessClient):
                     + (" (bad input: see the task config error above)" if process.returncode == 2 else ""),
                     metadata={"exit_code": process.returncode},
                 )
+        if monitor is not None:  # the whole curve, with the points read after the last check
+            monitor.observe(session.get_custom_messages())
         return dg.PipesClientCompletedInvocation(session)
 
 

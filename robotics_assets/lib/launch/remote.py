@@ -244,13 +244,15 @@ class RemoteBackend:
                                  + (" (resuming)" if resumed else ""))
                 state = self._follow(context, identity, name, reader, session, monitor)
                 attempts.append(self.attempt_record(name, state))
-                if state.outcome in ("succeeded", "stopped"):  # stopped: the monitor's decision, not a failure
-                    return dg.PipesClientCompletedInvocation(session, metadata=self.success_metadata(name, attempts))
                 if state.outcome == "failed":
                     raise dg.Failure(description=state.detail or f"{self.noun} {name} failed",
                                      metadata=self.failure_metadata(name, attempts))
-                context.log.warning(f"[{self.name}] {self.noun} {name} was lost to a disruption ({state.detail}); "
-                                    f"restarts left: {budget - attempt + 1}")
+            if monitor is not None:  # the whole curve, with the points read after the last check
+                monitor.observe(session.get_custom_messages())
+            if state.outcome in ("succeeded", "stopped"):  # stopped: the monitor's decision, not a failure
+                return dg.PipesClientCompletedInvocation(session, metadata=self.success_metadata(name, attempts))
+            context.log.warning(f"[{self.name}] {self.noun} {name} was lost to a disruption ({state.detail}); "
+                                f"restarts left: {budget - attempt + 1}")
         raise dg.Failure(
             description=f"{self.name} restart budget exhausted: {len(attempts)} attempts, all lost to disruptions "
                         f"({'; '.join(str(a.get('status') or a['outcome']) for a in attempts)})",
