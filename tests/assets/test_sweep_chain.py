@@ -74,7 +74,7 @@ def test_sweep_trains_stops_the_loser_reports_and_promotes_the_winner(sweep_proj
     assert "median stopping rule at timestep" in stopped["stopped_reason"]
     assert max(t for t, _ in stopped["metric_curve"]) < 2560  # it did not train to the end
     checkpoint = Path(stopped["checkpoint_uri"])  # kept, and it is what the manifest recorded
-    from trainer.checkpoints import sha256_file
+    from trainer.files import sha256_file
     assert checkpoint.is_file() and sha256_file(checkpoint) == stopped["checkpoint_sha256"]
     assert all(p["gpu_hours"] == 0 and "metric_value" in p for p in policies)
     for p in policies[:3]:  # the whole streamed curve, its last point the trainer's own final mean return
