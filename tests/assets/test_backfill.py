@@ -26,11 +26,11 @@ def test_two_region_backfill_from_cli_runs_every_region(tmp_path, mlflow_db):
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("task", ["bf"])
-    # task_config first (the backfill's assets read its snapshot), then the chain in both regions
-    subprocess.run([sys.executable, "-m", "robotics_assets", "quickstart", "--task", "bf", "--region", "eastus"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    # `dg dev` starts (~15 s) while quickstart materializes task_config (the backfill's assets read its snapshot)
     server = DagsterDev({"ROBOTICS_SETTINGS": str(settings_path), "DAGSTER_HOME": str(home)}, tmp_path / "dev.log")
     try:
+        subprocess.run([sys.executable, "-m", "robotics_assets", "quickstart", "--task", "bf", "--region", "eastus"],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
         server.wait_ready()
         cli = [sys.executable, "-m", "robotics_assets", "backfill", "--url", server.url]
         unknown = subprocess.run([*cli, "--task", "nosuch"], check=False, cwd=ROOT, env=env, capture_output=True, text=True)

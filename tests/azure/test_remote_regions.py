@@ -9,6 +9,8 @@ task shares a folder with it: every path that crosses from one step to the next 
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
 import os
 import time
@@ -40,10 +42,15 @@ def k8s_standin_backend(settings, region: str) -> K8sBackend:
 
 
 def _pod_env() -> dict[str, str]:
-    """What the trainer image provides: the project on PYTHONPATH, none of the test's settings or credentials."""
+    """What the trainer image provides: the project on PYTHONPATH, none of the test's settings or credentials.
+
+    The two regions' pods run at the same time on this machine, one core each (`cpu: 1`): one intra-op thread per
+    trainer, as an image sized for one-core pods sets it (two 2-thread trainers on 2 cores spin against each other).
+    """
     dropped = ("AZURE_STORAGE_CONNECTION_STRING", "ROBOTICS_SETTINGS", "ROBOTICS_DATA_DIR", "MLFLOW_TRACKING_URI",
                "DAGSTER_HOME", "OSMO_TOKEN")
-    return {**{k: v for k, v in os.environ.items() if k not in dropped}, "PYTHONPATH": str(ROOT)}
+    return {**{k: v for k, v in os.environ.items() if k not in dropped}, "PYTHONPATH": str(ROOT),
+            "OMP_NUM_THREADS": "1"}
 
 
 class _FirstCheckpointStored:
@@ -97,10 +104,10 @@ def two_regions(azurite, mlflow_server, tmp_path, monkeypatch):
             "backends": {"k8s": f"{__name__}:k8s_standin_backend"},
             "regions": {
                 K8S_REGION: {"backend": "k8s", "artifact_root": root, "backend_options": {
-                    **poll, "cpu": "2", "memory": "4Gi", "image_digest": "sha256:" + "0" * 64,
+                    **poll, "cpu": "1", "memory": "4Gi", "image_digest": "sha256:" + "0" * 64,
                     "secret_env": {"AZURE_STORAGE_CONNECTION_STRING": {"name": SECRET_NAME, "key": SECRET_KEY}}}},
                 OSMO_REGION: {"backend": "osmo", "artifact_root": root, "backend_options": {
-                    **poll, "resources": {"cpu": 2},
+                    **poll, "resources": {"cpu": 1},
                     "credentials": {"azurite": {"AZURE_STORAGE_CONNECTION_STRING": "connection_string"}}}},
             },
             "training": {"gpus": 0, "trainer_args": {"device": "cpu"}},
@@ -114,6 +121,25 @@ def two_regions(azurite, mlflow_server, tmp_path, monkeypatch):
         yield {"root": root, "api": _API, "osmo": standin, "mlflow": mlflow_server.url}
     _API.shutdown()
     _API = None
+
+
+@contextlib.contextmanager
+def _concurrent_runs_instance(folder: Path):
+    """A temporary sqlite instance on which two in-process runs can execute in two threads at once.
+
+    `instance_for_test` cannot: its settings make every run start call `logging.config.dictConfig` (Dagster's
+    `get_yaml_python_handlers`, dagster/_core/instance/methods/event_methods.py), which closes every logging handler
+    under the logging module lock while the other run's thread holds its Dagster handler's lock and waits for that
+    module lock (a deadlock: the hang of threaded materializations); and its compute log manager redirects the
+    process's stdout/stderr file descriptors per step, which two threads would swap under each other. Without
+    settings and with the no-op compute log manager, each run writes only its events to the instance."""
+    folder.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(str(folder), overrides={"compute_logs": {
+        "module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}})
+    try:
+        yield instance
+    finally:
+        instance.dispose()
 
 
 def _stored_train_result(root: str, run_dir: str) -> tuple[dict, list[int]]:
@@ -131,13 +157,17 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
     cfg = yaml.safe_load((ROOT / "tests/assets/task_configs/cartpole.yaml").read_text())
     interval, target = cfg["checkpoint_interval"], cfg["timesteps"]
 
-    with dg.instance_for_test() as instance:
+    with _concurrent_runs_instance(tmp_path / "dagster") as instance:
         instance.add_dynamic_partitions("task", ["cartpole"])
         defs = load_defs()
         assert materialize(defs, instance, ["task_config"], "cartpole").success
-        for region in (K8S_REGION, OSMO_REGION):  # the backfill's two partitions, one run each
-            result = materialize(defs, instance, CHAIN, mkey("cartpole", region), raise_on_error=False)
-            assert result.success, (region, [e.message for e in result.all_events if e.is_failure])
+        # the backfill's two partitions, one run each, at the same time as a backfill runs them
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            runs = {region: pool.submit(materialize, defs, instance, CHAIN, mkey("cartpole", region),
+                                        raise_on_error=False) for region in (K8S_REGION, OSMO_REGION)}
+            for region, run in runs.items():
+                result = run.result(timeout=1200)
+                assert result.success, (region, [e.message for e in result.all_events if e.is_failure])
 
         client = mlflow.MlflowClient(two_regions["mlflow"])
         for region in (K8S_REGION, OSMO_REGION):

@@ -59,6 +59,18 @@ def _progress(url) -> int:
     return int(store.read_bytes("progress.txt") or 0) if store.exists("progress.txt") else 0
 
 
+def _progressed(url):
+    """A disruption trigger: true once the attempt now running has trained a step (so it is inside its Pipes
+    session, and a graceful stop lets it close that session) - each attempt resumes from the stored progress."""
+    seen = {}
+
+    def when() -> bool:
+        progress = _progress(url)
+        return progress > seen.setdefault("start", progress)
+
+    return when
+
+
 def _backend(osmo, **over) -> OsmoBackend:
     options = {"pool": "gpu-pool", "image": "crtest.azurecr.io/robotics-trainer:0.1.0",
                "module": "tests.backends.fake_trainer", "resources": Resources(cpu=2, memory="8Gi", storage="10Gi"),
@@ -149,7 +161,7 @@ def test_application_failure_is_not_restarted(osmo, run_url):
 
 def test_restart_budget_is_bounded(osmo, run_url):
     for _ in range(3):
-        osmo.standin.inject_disruption("FAILED_PREEMPTED", after_s=0.2)
+        osmo.standin.inject_disruption("FAILED_PREEMPTED", when=_progressed(run_url))
     result, _ = _materialize(_backend(osmo, restart_budget=1), _request(run_url, FAKE_TRAIN_S=5))
     assert not result.success
     assert [(w.status, w.exit_code) for w in _workflows(osmo)] == [("FAILED", 3006), ("FAILED", 3006)]
@@ -171,7 +183,7 @@ def test_terminating_the_run_cancels_the_workflow(osmo, run_url):
     real_sleep = time.sleep
 
     def interrupting_sleep(s):  # Dagster delivers a run termination as this exception in the step's thread
-        if any(w.status == "RUNNING" for w in osmo.standin.workflows.values()):
+        if any(w.status == "RUNNING" for w in osmo.standin.workflows.values()) and _progress(run_url) >= 1:
             raise dg.DagsterExecutionInterruptedError()
         real_sleep(s)
 

@@ -29,8 +29,15 @@ What it really does: each submitted task runs as a LOCAL PROCESS (its own proces
 of the spec re-rooted into it, the image's environment plus the spec's `environment` and resolved `credentials`;
 the folder is removed when the task ends, is cancelled or is preempted. Outputs (`url:`) are recorded, never copied
 onto this machine. What it fakes: scheduling (an optional queue delay), and disruptions injected on purpose
-(`inject_disruption`, or `POST /standin/disruptions`): the process is SIGKILLed, as on node loss, and the task ends
-with the injected state and its exit code. Queue and exec timeouts from the spec are enforced.
+(`inject_disruption`, or `POST /standin/disruptions`); the task ends with the injected state and its exit code.
+How the process is stopped follows what the backend does to the pod: FAILED_PREEMPTED is the scheduler's preemption
+(OSMO reads the pod's `PreemptionByScheduler` condition, `src/operator/backend_listener.py::
+check_preemption_by_scheduler`), and Kubernetes deletes a preemption victim gracefully; a cancel deletes the pods
+gracefully too unless forced (`src/utils/job/jobs.py`: `force_delete=self.force_cancel`; `backend_jobs.py` sends
+`grace_period_seconds=0` only then); FAILED_EVICTED is the kubelet's eviction (`pod.status.reason == 'Evicted'`,
+same file), which, like the k8s stand-in's, signals first. Graceful = SIGTERM, up to the pod's grace period
+(Kubernetes' default 30 s, capped by `grace_s` for tests), then SIGKILL. Any other injected loss (FAILED_BACKEND_ERROR:
+a lost node) is a SIGKILL. Queue and exec timeouts from the spec are enforced.
 
 Run alone: `python tests/standins/osmo_server.py --port 8765 [--token T]`.
 """
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -74,6 +82,8 @@ _TIMEOUT_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # OSMO's exit codes for infrastructure losses (task.ExitCode)
 EXIT_CODES = {"FAILED_BACKEND_ERROR": 3001, "FAILED_START_ERROR": 3003, "FAILED_EVICTED": 3004,
               "FAILED_PREEMPTED": 3006}
+# losses whose pod Kubernetes deletes gracefully (scheduler preemption, kubelet eviction); others are a lost node
+GRACEFUL_LOSSES = frozenset({"FAILED_PREEMPTED", "FAILED_EVICTED"})
 _OSMO_TOKEN = re.compile(r"{{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)}}")
 AUTH_PATHS = ("/api/auth/jwt/access_token", "/api/auth/login", "/api/version")
 
@@ -114,6 +124,7 @@ class _Workflow:
     failure_message: str | None = None
     exit_code: int | None = None
     cancelled_by: str | None = None
+    force_cancel: bool = False
     logs: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     retry_id: int = 0
@@ -141,7 +152,7 @@ class OsmoStandIn:
     def __init__(self, *, token: str | None = None, pools: tuple[str, ...] | Mapping[str, Mapping[str, Any]] = ("default",),
                  credentials: Mapping[str, Mapping[str, str]] | None = None, queue_delay_s: float = 0.2,
                  base_env: Mapping[str, str] | None = None, workdir: str | None = None, jwt_lifetime_s: float = 300,
-                 config_error_s: float = 600):
+                 config_error_s: float = 600, grace_s: float = 5.0):
         self.token = token  # the access token; None: the service runs without auth (dev mode)
         # pool name -> {default_exit_actions: {ACTION: "codes"}, max_retry_per_task: n} (src/utils/connectors/postgres.py)
         self.pools = {p: {} for p in pools} if not isinstance(pools, Mapping) else {k: dict(v) for k, v in pools.items()}
@@ -149,6 +160,7 @@ class OsmoStandIn:
         self.queue_delay_s = queue_delay_s
         self.jwt_lifetime_s = jwt_lifetime_s
         self.config_error_s = config_error_s
+        self.grace_s = grace_s  # caps the pods' termination grace period (Kubernetes' default: 30 s)
         self.base_env = dict(base_env if base_env is not None else os.environ)
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="osmo-standin-"))
         self.workflows: dict[str, _Workflow] = {}
@@ -373,7 +385,9 @@ class OsmoStandIn:
                 elif elapsed > exec_timeout:
                     outcome = ("FAILED_EXEC_TIMEOUT", f"Task {task['name']} exceeded the exec timeout", None)
                 if outcome:
-                    self._kill(wf)
+                    graceful = (outcome[0] in GRACEFUL_LOSSES
+                                or outcome[0] == "FAILED_CANCELED" and not wf.force_cancel)
+                    self._kill(wf, grace_s=self.grace_s if graceful else 0)
                     reader.join(5)
                     return outcome
                 time.sleep(0.05)
@@ -417,13 +431,20 @@ class OsmoStandIn:
             self._ctrl(wf, f"Uploading {{{{output}}}} to {out.get('url', '')}")
             self._event(wf, f"uploaded outputs to {out.get('url', '')}")
 
-    def _kill(self, wf: _Workflow) -> None:
+    def _kill(self, wf: _Workflow, grace_s: float = 0) -> None:
+        """Stop the task's process group: SIGTERM and up to `grace_s` to exit (a graceful pod deletion), then
+        SIGKILL; `grace_s=0` kills at once (a lost node, a forced cancel)."""
         proc = wf.process
-        if proc is not None and proc.poll() is None:
-            try:
+        if proc is None or proc.poll() is not None:
+            return
+        if grace_s > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace_s)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(10)
 
     # -- HTTP --------------------------------------------------------------------------------------------------
@@ -569,6 +590,7 @@ class OsmoStandIn:
             if wf.status not in ALIVE and not force:
                 raise OsmoHTTPError(f"Workflow {name} is already finished.", 400, "USER", name)
             wf.cancelled_by = x_osmo_user or "standin-user"
+            wf.force_cancel = force
             wf.cancel.set()
             return {"name": wf.name}
 

@@ -3,6 +3,7 @@ tampered checkpoints, same-seed reproducibility."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -151,8 +152,16 @@ def _wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, at_least: int, t
     raise AssertionError(f"no checkpoint >= {at_least} within {timeout} s")
 
 
-def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole, tmp_path):
+def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole, tmp_path, request):
     config = small_cartpole_config(tmp_path / "small.yaml")
+    # the warm start (checked at the end) is independent of the kill and resume: it trains alongside them
+    warm_dir = tmp_path / "warm"
+    best = trained_cartpole.run_dir / "checkpoints" / "best_agent.pt"
+    side = concurrent.futures.ThreadPoolExecutor(1)
+    request.addfinalizer(side.shutdown)  # a failing assertion below still waits for it: no stray trainer
+    warm_run = side.submit(run_trainer, "train", "--config", config, "--run-dir", warm_dir, "--warm-start", best,
+                           "--timesteps", "64", "--warm-start-sha256",
+                           trained_cartpole.result["best_checkpoint_sha256"], "--no-tracking")
     run_dir = tmp_path / "run"
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     proc = subprocess.Popen(
@@ -192,10 +201,7 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     assert {f"agent_{s}.pt" for s in (64, 128, 192, 256)} <= set(manifest["checkpoints"])
 
     # warm-start from the trained policy: weights only, counters from zero, optimizer afresh
-    warm_dir = tmp_path / "warm"
-    best = trained_cartpole.run_dir / "checkpoints" / "best_agent.pt"
-    run_trainer("train", "--config", config, "--run-dir", warm_dir, "--warm-start", best, "--timesteps", "64",
-                "--warm-start-sha256", trained_cartpole.result["best_checkpoint_sha256"], "--no-tracking")
+    warm_run.result(timeout=1800)
     warm = json.loads((warm_dir / "train_result.json").read_text())
     assert warm["start_timestep"] == 0 and warm["warm_started_from"] == str(best)
     warm_metrics = read_metrics(warm_dir)
@@ -217,9 +223,13 @@ def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_
         "eager": small_cartpole_config(tmp_path / "eager.yaml", timesteps=96, checkpoint_interval=96,
                                        performance={"cpu_graph": False}),
     }
+    # three independent processes: run side by side (each pays ~10 s of start-up, mostly one core's work)
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        procs = {name: pool.submit(run_trainer, "train", "--config", config, "--run-dir", tmp_path / name,
+                                   "--no-tracking") for name, config in runs.items()}
+        procs = {name: future.result() for name, future in procs.items()}
     curves = {}
-    for name, config in runs.items():
-        proc = run_trainer("train", "--config", config, "--run-dir", tmp_path / name, "--no-tracking")
+    for name, proc in procs.items():
         # Isaac Lab times its graph capture; it only happens on the graph path
         assert ("CUDA graph took" in proc.stdout + proc.stderr) == (name != "eager")
         # and the run reports the switch as it ran (trainer/performance.py), not as it was asked for
