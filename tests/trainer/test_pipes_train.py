@@ -67,14 +67,18 @@ def test_progress_reaches_the_dagster_run_log(piped_training):
 
 
 class _RecordingContext:
-    """Stands in for dagster_pipes.PipesContext (only `.log.info` is used by Progress)."""
+    """Stands in for dagster_pipes.PipesContext (Progress uses `.log.info` and `report_custom_message`)."""
 
     def __init__(self):
         self.lines: list[str] = []
+        self.custom: list[dict] = []
         self.log = self
 
     def info(self, message: str) -> None:
         self.lines.append(message)
+
+    def report_custom_message(self, payload: dict) -> None:
+        self.custom.append(payload)
 
 
 def test_progress_is_rate_limited_separately_for_console_and_dagster(monkeypatch):
@@ -94,6 +98,9 @@ def test_progress_is_rate_limited_separately_for_console_and_dagster(monkeypatch
     assert printed[-1].startswith("[trainer] step 100/100 (100%)")
     assert "mean return 3.000" in context.lines[-1] and "episode length 290.0" in context.lines[-1]
     assert "env-steps/s" in printed[0] and "ETA" in printed[0]
+    # the curve for early stopping is not rate-limited: every new point goes out
+    assert [(m["type"], m["timestep"], m["mean_return"]) for m in context.custom] == [
+        ("metric", 10, -1.0), ("metric", 20, 0.5), ("metric", 30, 1.0), ("metric", 40, 2.0), ("metric", 100, 3.0)]
 
 
 def test_outside_dagster_the_session_is_a_silent_no_op(monkeypatch):

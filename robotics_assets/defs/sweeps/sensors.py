@@ -42,10 +42,16 @@ FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 def sweep_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     return [
-        dg.define_asset_job(CONFIG_JOB, selection=["task_config"], description="A sweep trial's task config."),
-        dg.define_asset_job(TRAIN_JOB, selection=["policy"], description="A sweep trial's training."),
-        dg.define_asset_job(REPORT_JOB, selection=["sweep_report"], description="A sweep's report."),
-        dg.define_asset_job(WINNER_JOB, selection=["evaluation_report", "onnx_policy", "deployed_policy"],
+        # selections by key, not by string: a string is parsed by Dagster's ANTLR grammar, which imports antlr4
+        # 4.13 into the process (Isaac Lab's hydra needs 4.9 where the trainer runs in-process, as in tests)
+        dg.define_asset_job(CONFIG_JOB, selection=dg.AssetSelection.assets("task_config"),
+                            description="A sweep trial's task config."),
+        dg.define_asset_job(TRAIN_JOB, selection=dg.AssetSelection.assets("policy"),
+                            description="A sweep trial's training."),
+        dg.define_asset_job(REPORT_JOB, selection=dg.AssetSelection.assets("sweep_report"),
+                            description="A sweep's report."),
+        dg.define_asset_job(WINNER_JOB,
+                            selection=dg.AssetSelection.assets("evaluation_report", "onnx_policy", "deployed_policy"),
                             description="A sweep's best trial: evaluation gate, export, promotion."),
     ]
 
