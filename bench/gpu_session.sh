@@ -14,13 +14,16 @@
 #   profile [ARGS]     bench/gpu_profile.py (default --mode phases --timesteps 320)
 #   sweep VARIANT...   bench/gpu_sweep.py, one JSON variant per argument
 #   multi N            bench/multi_gpu.py --gpus N
+#   chain [TASK]       the product's whole Dagster chain for TASK (default ant_gpu) in region eastus on this GPU:
+#                      `python -m robotics_assets quickstart` with bench/configs/settings_gpu.yaml (train, evaluation
+#                      gate, ONNX parity, MLflow registry); needs the orchestrator chunk too (`stage o`)
 # Every verb but `stage` first unpacks /tmp/wz into /tmp/site_gpu (once per machine, sha256-checked) and sets
 # PYTHONPATH, ROBOTICS_DATA_DIR, the offline asset root and a Warp kernel cache store (TRAINER_KERNEL_CACHE=/tmp/kc,
 # seeded from kernel-cache-* files staged with the chunks, copied back to $OUT/kernel-cache-* for the next session:
 # `scripts/gpu_bundle.sh DIR` puts those files from DIR into the last chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-verb=${1:?usage: bench/gpu_session.sh stage X | env | tests | kernels | throughput | ant | antcurves | gym | profile | sweep VARIANT... | multi N}
+verb=${1:?usage: bench/gpu_session.sh stage X | env | tests | kernels | throughput | ant | antcurves | gym | profile | sweep VARIANT... | multi N | chain [TASK]}
 shift
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast here
 if [ "$verb" = stage ]; then
@@ -87,6 +90,23 @@ case "$verb" in
   sweep) variants=(); for v in "$@"; do variants+=(--variant "$v"); done
          python3 bench/gpu_sweep.py --num-envs 4096 "${variants[@]}" | tee "$out/sweep.jsonl" || status=$? ;;
   multi) python3 bench/multi_gpu.py --gpus "${1:?multi needs N}" --out "$out/multi_gpu.json" || status=$? ;;
+  chain) orch=/tmp/site_orch
+         if [ ! -f "$orch/.complete" ]; then
+           [ "$(sha256sum /tmp/wz/orch.tar.zst | cut -d' ' -f1)" = "$(cat /tmp/wz/orch.sha256)" ] \
+             || { echo "gpu_session: stage the orchestrator chunk (stage o)" >&2; exit 2; }
+           rm -rf "$orch" && mkdir -p "$orch"
+           PYTHONPATH=/tmp/zst python3 -c "import sys, tarfile, zstandard; tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(open('/tmp/wz/orch.tar.zst', 'rb')), mode='r|').extractall(sys.argv[1], filter='data')" "$orch"
+           python3 -m compileall -q -j 0 "$orch" > /dev/null 2>&1 || true
+           touch "$orch/.complete"
+         fi
+         task=${1:-ant_gpu}
+         PYTHONPATH="$PYTHONPATH:$orch" ROBOTICS_SETTINGS=bench/configs/settings_gpu.yaml \
+           python3 -m robotics_assets quickstart --task "$task" --region eastus > "$out/chain.log" 2>&1 || status=$?
+         grep -v "dagster - DEBUG" "$out/chain.log" | tail -n 40
+         # what the chain wrote: the run's result, the evaluation report and the registry's view of the model
+         for name in train_result evaluation export; do  # runs/<task>/<region>/<run>/[evaluation|export/<run>/]
+           find "/tmp/rdata/runs/$task" -name "$name.json" -exec cp {} "$out/chain_$name.json" \; -quit
+         done ;;
   *) echo "gpu_session: unknown verb $verb" >&2; exit 2 ;;
 esac
 for object in /tmp/kc/*/warp/*/*; do  # each tarball and its .sha256 sidecar, flattened ($OUT keeps two folders)

@@ -6,11 +6,14 @@
 #
 #   scripts/gpu_bundle.sh [DIR]      # writes .wz/a.d .wz/b.d ... (git-ignored via .git/info/exclude); DIR: a folder
 #                                    # with kernel-cache-* files a last GPU session returned (warm Warp kernels)
+#   scripts/gpu_bundle.sh --orchestrator   # (re)writes only .wz/o.d: the Dagster side (`gpu_session.sh chain`)
 #
 # Carry one chunk folder per device call, calls back to back (a warm machine keeps /tmp between calls):
 #   call 1: carry [".wz/a.d"], command: bench/gpu_session.sh stage a
 #   call 2: carry [".wz/b.d"], command: bench/gpu_session.sh stage b     ... and so on for every chunk
 #   last:   carry [".wz/<last>.d"], command: bench/gpu_session.sh stage <last> && bench/gpu_session.sh <what>
+# The orchestrator chunk .wz/o.d (Dagster and what only it imports, ~2 MiB) is staged the same way (`stage o`) and
+# is needed only by `gpu_session.sh chain`, which runs the product's whole Dagster chain on that machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.wz
@@ -29,9 +32,28 @@ skip+='dagster_postgres|dagster_dg_core|dagster_dg_cli|dagster_cloud_cli|dagster
 skip+='_pytest|pytest|py|pluggy|iniconfig|antlr4|hcl2|python_hcl2|dockerfile)([-_.].*)?$'
 mapfile -t keep < <(ls "$site" | grep -v -E "$skip" | grep -v '^__pycache__$'; ls "$site" | grep -E '^dagster_pipes')
 
-rm -rf "$out" && mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# The orchestrator side: packages the trainer never imports (so the chunks above skip them) but `python -m
+# robotics_assets quickstart` does (measured: every site-packages module loaded by a quickstart, less the trainer
+# bundle's). ANTLR stays out: Dagster loads it only to parse string asset selections, which this project never uses,
+# and the trainer's hydra needs the bundle's 4.9.3.
+orchestrator() {
+  local pkgs=(dagster dagster_shared)
+  mapfile -t -O "${#pkgs[@]}" pkgs < <(cd "$site" && ls -d dagster-*.dist-info dagster_shared-*.dist-info \
+    2>/dev/null)
+  rm -rf "$out/o.d" && mkdir -p "$out/o.d"
+  tar --exclude='__pycache__' -cf - -C "$site" "${pkgs[@]}" | zstd -12 -T0 -q -o "$out/o.d/orch.tar.zst"
+  sha256sum "$out/o.d/orch.tar.zst" | cut -d' ' -f1 > "$out/o.d/orch.sha256"
+  echo "$out/o.d $(du -sm "$out/o.d" | cut -f1) MiB (orchestrator)"
+}
+if [ "${1:-}" = --orchestrator ]; then
+  mkdir -p "$out" && orchestrator
+  exit 0
+fi
+
+rm -rf "$out" && mkdir -p "$out"
 tar --exclude='__pycache__' --exclude='mlflow/server/js' --exclude='warp/tests' --exclude='warp/examples' \
     -cf - -C "$site" "${keep[@]}" -C "$PWD/.venv/hydra-antlr" antlr4 antlr4_python3_runtime-4.9.3.dist-info \
   | zstd -12 --long=27 -T0 -q -o "$tmp/site.tar.zst"
@@ -43,9 +65,10 @@ for part in "$tmp"/part.*; do
 done
 mv "$tmp/SHA256" "$out/a.d/"
 if [ -n "${1:-}" ]; then  # the kernel cache rides in the last (smallest) chunk
-  cp "$1"/kernel-cache-* "$(ls -d "$out"/*.d | tail -n 1)/"
+  cp "$1"/kernel-cache-* "$(ls -d "$out"/[a-n].d | tail -n 1)/"
 fi
 .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$out/a.d" zstandard
-ls -d "$out"/*.d | while read -r d; do echo "$d $(du -sm "$d" | cut -f1) MiB"; done
+ls -d "$out"/[a-n].d | while read -r d; do echo "$d $(du -sm "$d" | cut -f1) MiB"; done
+orchestrator
 echo "gpu_bundle: ${#keep[@]} packages; carry each chunk folder in turn (see the header of this script)"

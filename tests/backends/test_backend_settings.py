@@ -69,3 +69,23 @@ def test_k8s_backend_from_settings(tmp_path):
                                                                  "backend_options": {"namespace": "x"}}}))
     with pytest.raises(ValueError, match=r"unknown key\(s\) namespace"):
         K8sBackend.from_settings(settings, "westeurope")
+
+
+def test_gpu_bench_settings_hand_a_cuda_task_the_gpu():
+    """bench/configs/settings_gpu.yaml (`bench/gpu_session.sh chain`) gives a CUDA task's training the GPU, where
+    config/local.yaml (the embedded CPU default) trains the same task on CPU."""
+    from robotics_assets.lib.launch.base import LaunchRequest, with_task_gpus
+
+    config = (ROOT / "task_configs/ant_gpu.yaml").read_text()
+
+    def launch(settings):
+        args = [f"--{k}={v}" for k, v in settings.train_args("eastus").items()]
+        return with_task_gpus(LaunchRequest(task="ant_gpu", region="eastus", step="train", config_yaml=config,
+                                            args=args, gpus=settings.gpus("eastus"), task_device="cuda", task_gpus=1))
+
+    gpu = load_settings(ROOT / "bench/configs/settings_gpu.yaml")
+    assert gpu.kernel_cache_uri("eastus") == "file:///tmp/kc"
+    on_gpu = launch(gpu)
+    assert on_gpu.gpus == 1 and not any(a.startswith("--device") for a in on_gpu.args)
+    on_cpu = launch(load_settings(ROOT / "config/local.yaml"))
+    assert on_cpu.gpus == 0 and "--device=cpu" in on_cpu.args
