@@ -44,7 +44,7 @@ ANT_DENSITY = 5.0  # kg/m^3 of every ant body, as in MuJoCo's ant and Isaac Gym'
 HUMANOID_SOURCE = "newton/examples/assets/humanoid.usda"
 HUMANOID_USD = "Isaac/Robots/IsaacSim/Humanoid/humanoid_instanceable.usd"
 BUILT = (CARTPOLE_USD, ANT_USD, HUMANOID_USD, GROUND_PLANE)
-_LAYOUT = "3"  # bump when what is built changes, so cached roots are rebuilt
+_LAYOUT = "4"  # bump when what is built changes, so cached roots are rebuilt
 
 _GROUND_PLANE_USDA = """#usda 1.0
 (
@@ -173,8 +173,38 @@ def _write_humanoid(source: Path, out: Path) -> None:
         raise AssetError(f"{source}: expected 5 joints named unlike their link, found {sorted(map(str, renames))}")
     for path, name in renames.items():
         dst.GetPrimAtPath(path).name = name
+    _drop_inert_collision_groups(stage, dst, source)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dst.ExportToString(), encoding="utf-8")
+
+
+def _drop_inert_collision_groups(stage, layer, source: Path) -> None:
+    """Remove the humanoid's collision groups, which filter nothing under OpenUSD but everything under newton 1.6.
+
+    Isaac Sim's MJCF importer put each of the 19 colliders in its own `PhysicsCollisionGroup` that filters only
+    `CollisionGroup_NonParticipants`, a group with no collider in it: by OpenUSD's rules (groups collide unless a
+    pair is filtered) every capsule collides with the ground and with the other links, as in `nv_humanoid.xml`
+    (contype = conaffinity = 1). newton 1.6's USD importer instead gives each group its own positive
+    `collision_group` and ignores `physics:filteredGroups`; positive groups collide only with themselves, so no
+    capsule touched the ground and the humanoid fell through it (newton-physics/newton#4145, fixed upstream by
+    #4152). Without the groups every collider is in newton's default group 1, the ground plane's too.
+    """
+    from pxr import UsdPhysics
+
+    colliders = [p.GetPath() for p in stage.Traverse() if p.HasAPI(UsdPhysics.CollisionAPI)]
+    groups = {p.GetPath(): UsdPhysics.CollisionGroup(p) for p in stage.Traverse() if p.IsA(UsdPhysics.CollisionGroup)}
+
+    def has_colliders(path) -> bool:
+        query = groups[path].GetCollidersCollectionAPI().ComputeMembershipQuery()
+        return any(query.IsPathIncluded(c) for c in colliders)
+
+    for path, group in groups.items():
+        filtered = [t for t in group.GetFilteredGroupsRel().GetTargets() if t in groups and has_colliders(t)]
+        if group.GetInvertFilteredGroupsAttr().Get() or (filtered and has_colliders(path)):
+            raise AssetError(f"{source}: collision group {path} filters colliders ({list(map(str, filtered))}); "
+                             "dropping it would change which pairs collide")
+    for path in groups:
+        del layer.GetPrimAtPath(path.GetParentPath()).nameChildren[path.name]
 
 
 def offline_asset_root(*, rebuild: bool = False) -> Path:
