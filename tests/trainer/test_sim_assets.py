@@ -141,3 +141,43 @@ def test_offline_humanoid_has_the_joints_isaac_labs_humanoid_task_drives(data_di
         assert sum(bool(re.fullmatch(e, name)) for e in expressions) == 1, name
     for expression in expressions:  # and every expression drives something
         assert any(re.fullmatch(expression, name) for name in names), expression
+
+
+def _fall_with_zero_torques(usd: Path, steps: int) -> tuple[list[float], list[float]]:
+    """Torso height and lowest body origin after each 1/120 s step (Isaac Lab's Humanoid physics step) of the USD
+    humanoid dropped from the task's start height (1.34 m) onto a ground plane, MuJoCo-Warp solver, on CPU."""
+    import newton
+    import warp as wp
+
+    builder = newton.ModelBuilder()
+    newton.solvers.SolverMuJoCo.register_custom_attributes(builder)
+    builder.add_ground_plane()
+    builder.add_usd(str(usd), xform=wp.transform((0.0, 0.0, 1.34), wp.quat_identity()))
+    model = builder.finalize(device="cpu")
+    solver = newton.solvers.SolverMuJoCo(model)
+    state, next_state, control = model.state(), model.state(), model.control()
+    newton.eval_fk(model, model.joint_q, model.joint_qd, state)
+    torso, lowest = [], []
+    for _ in range(steps):
+        state.clear_forces()
+        solver.step(state, next_state, control, None, 1.0 / 120.0)
+        state, next_state = next_state, state
+        z = state.body_q.numpy()[:, 2]
+        torso.append(float(z[0]))
+        lowest.append(float(z.min()))
+    return torso, lowest
+
+
+def test_offline_humanoid_lands_on_the_ground(data_dir):
+    """With no torques the humanoid lands on its feet and stays above the ground plane. newton's humanoid.usda puts
+    each collider in its own collision group; newton 1.6 imports that as "collide with nothing else", and the robot
+    fell through the ground (free fall: torso 0.78 m after these 40 steps, lowest body -0.48 m), ending every episode of
+    Isaac-Humanoid-Direct at its 0.8 m termination height after 20 policy steps whatever the policy did."""
+    from pxr import Usd, UsdPhysics
+
+    usd = sim_assets.offline_asset_root() / sim_assets.HUMANOID_USD
+    stage = Usd.Stage.Open(str(usd))
+    assert sum(p.HasAPI(UsdPhysics.CollisionAPI) for p in stage.Traverse()) == 19  # every capsule and sphere kept
+    torso, lowest = _fall_with_zero_torques(usd, 40)
+    assert min(lowest) > -0.005  # feet (0.027 m capsules) on the plane, nothing below it
+    assert torso[-1] > 1.2 and abs(torso[-1] - torso[-10]) < 0.05  # standing on its legs, not falling
