@@ -20,7 +20,7 @@ def _no_initial_noise() -> None:
 
     configure_asset_root()  # what make_env does first: Isaac Lab reads the asset root when it is imported
     prepare_isaaclab_import("cpu")
-    import isaaclab_tasks.utils as utils
+    from isaaclab_tasks import utils
 
     resolve = utils.resolve_task_config
 
