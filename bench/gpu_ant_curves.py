@@ -65,10 +65,22 @@ def train_ours(work: Path, seed: int, args: argparse.Namespace) -> dict:
             "log": str(work / f"ours-{seed}.log")}
 
 
+# Isaac Lab's CLI builds skrl's env wrapper before skrl's Runner seeds anything, so the wrapper keeps skrl's default
+# key 0 and the first reset re-seeds torch, numpy and Warp with 0 whatever --seed says (train_skrl.py: wrapper, then
+# Runner; skrl's IsaacLabWrapper: `self._seed = config.torch.key`): its runs then differ only in their initial
+# weights (same initial states, same action noise), and their spread understates the seed-to-seed spread.
+# `--isaaclab-seeds independent` seeds skrl first, so the wrapper resets with --seed, as our trainer does.
+_SEEDED_CLI = "import sys; from skrl.utils import set_seed; set_seed(int(sys.argv[1])); " \
+              "from isaaclab.cli import train; train(sys.argv[2:])"
+
+
 def train_isaaclab(work: Path, seed: int, args: argparse.Namespace) -> dict:
     cwd = work / f"isaaclab-{seed}"
     cwd.mkdir()
-    code = _run([sys.executable, "-m", "isaaclab", "train", "--rl_library", "skrl", "--task", TASK, "--num_envs",
+    cli = [sys.executable, "-m", "isaaclab", "train"]
+    if args.isaaclab_seeds == "independent":
+        cli = [sys.executable, "-c", _SEEDED_CLI, seed]
+    code = _run([*cli, "--rl_library", "skrl", "--task", TASK, "--num_envs",
                  args.num_envs, "--max_iterations", args.updates, "--device", args.device, "--frontend", "torch",
                  "--seed", seed], cwd, work / f"isaaclab-{seed}.log", args.timeout)
     ckpts = sorted(cwd.glob("logs/skrl/**/checkpoints/agent_*.pt"))
@@ -147,6 +159,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4, help="trainings at a time on the GPU")
     parser.add_argument("--skip", nargs="*", default=[], choices=["isaaclab", "ours"])
     parser.add_argument("--device", default="cuda:0", help="cpu: a dry run of this script")
+    parser.add_argument("--isaaclab-seeds", choices=["cli", "independent"], default="cli",
+                        help="cli: Isaac Lab's CLI as users run it (its first reset seeds everything with 0); "
+                             "independent: its wrapper resets with --seed (see _SEEDED_CLI)")
     parser.add_argument("--eval-envs", type=int, default=1024)
     parser.add_argument("--eval-seed", type=int, default=1000)
     parser.add_argument("--timeout", type=int, default=540)
@@ -184,6 +199,7 @@ def main() -> None:
             if "points" not in run:
                 print(f"evaluation failed for {run['who']} seed {run['seed']}: {run.get('eval_log_tail')}", flush=True)
         results = {"task": TASK, "updates": args.updates, "num_envs": args.num_envs, "frontend": args.frontend,
+                   "isaaclab_seeds": args.isaaclab_seeds,
                    "eval": {"envs": args.eval_envs, "seed": args.eval_seed, "frontend": "torch"},
                    "runs": [{k: v for k, v in r.items() if k not in ("checkpoints", "log")} for r in runs],
                    "table": table(runs)}

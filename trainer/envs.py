@@ -76,6 +76,10 @@ def _isaaclab_env(
         if frontend == "warp":  # Isaac Lab's own `--frontend warp` path: the task id's Warp twin
             from isaaclab_experimental.envs.frontend import WarpFrontend
 
+            from trainer.warp_sensors import fix_warp_runtime_sensors
+
+            fix_warp_runtime_sensors(env_cfg)  # else its sensors never update (Ant: feet wrenches always 0)
+
             raw = WarpFrontend.build_env(env_cfg, task_id)
         else:
             raw = gym.make(task_id, cfg=env_cfg)

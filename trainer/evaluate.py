@@ -175,6 +175,7 @@ def evaluate(
         "episodes": episodes,
         "seed": seed,
         "device": device,
+        "env_runtime": cfg.performance.env_frontend if cfg.family == "isaaclab" else None,
         **judge(cfg, returns, lengths, max_length),
         "returns": returns,
         "lengths": lengths,

@@ -449,6 +449,8 @@ def _metadata(cfg: TaskConfig, io: PolicyIO, loaded: Any, opset: int) -> dict[st
 
     props = {
         "task": cfg.task,
+        # the Isaac Lab runtime the policy learned in (None: a gymnasium task): deploy it against that one
+        "env_runtime": cfg.performance.env_frontend if cfg.family == "isaaclab" else None,
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
         "observation_dim": io.observation_dim,

@@ -134,6 +134,9 @@ def start_manifest(
         total_envs=cfg.num_envs * world_size,
         timesteps_target=cfg.timesteps,
         checkpoint_interval=cfg.checkpoint_interval,
+        # the Isaac Lab runtime whose observations the policy learns (performance.env_frontend); evaluation and
+        # export refuse a config for the other one (trainer/trained_run.py)
+        env_runtime=cfg.performance.env_frontend if cfg.family == "isaaclab" else None,
     )
     manifest.setdefault("timesteps_done", 0)
     if warm_path is not None:

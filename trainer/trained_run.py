@@ -70,15 +70,30 @@ def verified_checkpoint(
 
 
 def check_config_matches_run(cfg: TaskConfig, run_dir: Path) -> None:
-    """Refuse a task config for another task than the run trained: its numbers or model would carry the wrong task."""
+    """Refuse a task config for another task than the run trained (its numbers or model would carry the wrong task),
+    or for another Isaac Lab runtime than it trained in.
+
+    The two runtimes of one task id are separate implementations of its MDP: a policy is judged in the one whose
+    observations it learned. (They differed: isaaclab 3.0.0's Warp runtime never updated its sensors, and Ant
+    policies trained there scored 1.3 instead of 60 in the torch runtime; trainer/warp_sensors.py.) Runs whose
+    manifest predates the `env_runtime` record are not checked.
+    """
     from trainer.checkpoints import read_manifest
     from trainer.config import ConfigError
 
-    trained = (read_manifest(run_dir) or {}).get("task")
+    manifest = read_manifest(run_dir) or {}
+    trained = manifest.get("task")
     if trained is not None and trained != cfg.task:
         raise ConfigError(
             f"{cfg.source or '--config'}: task: {cfg.task!r}, but the run {run_dir} trained {trained!r}; pass the "
             f"task config the run was trained with (its config.resolved.yaml)"
+        )
+    runtime = manifest.get("env_runtime")
+    if runtime is not None and cfg.family == "isaaclab" and runtime != cfg.performance.env_frontend:
+        raise ConfigError(
+            f"{cfg.source or '--config'}: performance.env_frontend: {cfg.performance.env_frontend!r}, but the run "
+            f"{run_dir} trained in Isaac Lab's {runtime!r} runtime; set performance.env_frontend: {runtime} (or pass "
+            f"the run's config.resolved.yaml): a policy is evaluated and exported for the runtime it learned in"
         )
 
 

@@ -59,14 +59,16 @@ def test_train_refuses_a_file_as_run_dir_and_a_missing_asset_root_without_writin
     assert not run_dir.exists()  # a retry without --resume must not find a half-started run
 
 
-def _fake_run(tmp_path: Path, task: str) -> Path:
+def _fake_run(tmp_path: Path, task: str, env_runtime: str | None = None, name: str = "run") -> Path:
     """A run directory whose manifest lists one checkpoint (never unpickled: the checks run before torch.load)."""
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / name
     (run_dir / "checkpoints").mkdir(parents=True)
     data = b"not a real checkpoint"
     (run_dir / "checkpoints" / "best_agent.pt").write_bytes(data)
     manifest = {"task": task, "checkpoints": {"best_agent.pt": {"sha256": hashlib.sha256(data).hexdigest(),
                                                                "timestep": 32, "bytes": len(data)}}}
+    if env_runtime is not None:
+        manifest["env_runtime"] = env_runtime
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     return run_dir
 
@@ -89,4 +91,9 @@ def test_evaluate_and_export_refuse_bad_input_before_any_work(capsys, tmp_path, 
     # a config for another task would label the numbers / the ONNX model with the wrong task
     _fails_with(capsys, [command, "--config", str(PENDULUM), "--run-dir", str(run_dir), "--out", str(out)],
                 "task: 'gymnasium:InvertedPendulum-v5', but the run", "trained 'isaaclab:Isaac-Cartpole-Direct'")
+    # a policy is judged / exported for the Isaac Lab runtime it learned in (cartpole.yaml: the torch runtime)
+    warp_run = _fake_run(tmp_path, "isaaclab:Isaac-Cartpole-Direct", env_runtime="warp", name="warp_run")
+    _fails_with(capsys, [command, "--config", str(CARTPOLE), "--run-dir", str(warp_run), "--out", str(out)],
+                "performance.env_frontend: 'torch', but the run", "trained in Isaac Lab's 'warp' runtime",
+                "set performance.env_frontend: warp")
     assert not out.exists() or not any(out.iterdir())

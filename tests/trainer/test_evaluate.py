@@ -54,6 +54,7 @@ def test_trained_cartpole_is_judged_by_its_criteria(piped_evaluation):
     out, meta, check = piped_evaluation
     result = json.loads((out / "evaluation.json").read_text())
     assert result["episodes"] == 100 == len(result["returns"]) == len(result["lengths"])
+    assert result["env_runtime"] == "torch"  # the Isaac Lab runtime the policy was judged in
     # learned, by far, on any CPU: trained runs measured 280-300 steps and a return of 4.6-4.8; after one PPO update
     # a policy still lasts ~200 steps (the pole falls slowly under the mean action) but returns about -6
     assert result["mean_episode_length"] >= 240 and result["mean_return"] >= 2.0

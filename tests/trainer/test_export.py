@@ -102,6 +102,7 @@ def test_metadata_is_enough_to_deploy(exported, torch_policy):
     session = ort.InferenceSession(str(out / "policy.onnx"), providers=["CPUExecutionProvider"])
     meta = {k: json.loads(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
     assert meta["robotics.task"] == "isaaclab:Isaac-Cartpole-Direct"
+    assert meta["robotics.env_runtime"] == "torch"  # deploy against the Isaac Lab runtime it learned in
     assert meta["robotics.observation_layout"] == ["cart_pos", "pole_angle", "cart_vel", "pole_ang_vel"]
     assert meta["robotics.observation_dim"] == 4 and meta["robotics.action_dim"] == 1
     assert meta["robotics.action_scale"] == 100.0  # Isaac Lab Cartpole: newtons per unit action

@@ -96,3 +96,48 @@ def test_lean_update_learns_exactly_what_skrl_learns():
         "the update must change the policy, or the comparison proves nothing"
     )
     assert {"Loss / Policy loss", "Loss / Value loss", "Learning / Learning rate"} <= set(lean.tracking_data)
+
+
+def test_lean_update_learns_exactly_what_skrl_learns_with_the_ant_agent():
+    """Isaac Lab's Ant agent as task_configs/ant_gpu.yaml trains it: one shared policy/value network, 4 epochs of 2
+    mini-batches (the same permutation: both draw it from the CPU generator), KL-adaptive rate stepped per epoch,
+    rewards scaled by 0.6, value clipping, truncations without bootstrapping; three updates in a row."""
+    obs_dim, act_dim, n_envs, rollouts = 60, 8, 64, 16
+
+    def run(lean: bool):
+        torch.manual_seed(0)
+        agent = spec_agent("task_configs/ant_gpu.yaml", device="cpu", num_envs=n_envs, memory_size=rollouts, agent={},
+                           obs_dim=obs_dim, act_dim=act_dim)
+        assert agent.policy is agent.value and agent.cfg.mini_batches == 2 and agent.cfg.rewards_shaper is not None
+        if lean:
+            make_lean(agent, n_envs)
+        agent.enable_training_mode(True)
+        gen = torch.Generator().manual_seed(1)
+        torch.manual_seed(2)
+        rates = []
+        for _ in range(3):
+            for t in range(rollouts):
+                obs = torch.randn(n_envs, obs_dim, generator=gen) * 3 + 1
+                with torch.no_grad():
+                    actions, _ = agent.act(obs, None, timestep=t, timesteps=rollouts)
+                agent.record_transition(
+                    observations=obs, states=None, actions=actions, rewards=torch.randn(n_envs, 1, generator=gen),
+                    next_observations=torch.randn(n_envs, obs_dim, generator=gen), next_states=None,
+                    terminated=torch.rand(n_envs, 1, generator=gen) < 0.05,
+                    truncated=torch.rand(n_envs, 1, generator=gen) < 0.03, infos={}, timestep=t, timesteps=rollouts,
+                )
+            agent.enable_models_training_mode(True)
+            agent.update(timestep=rollouts, timesteps=rollouts)
+            agent.enable_models_training_mode(False)
+            rates.append(agent.optimizer.param_groups[0]["lr"])
+        state = {f"policy.{k}": v.detach().clone() for k, v in agent.policy.state_dict().items()}
+        for name in ("_observation_preprocessor", "_value_preprocessor"):
+            state.update({f"{name}.{k}": v.clone() for k, v in getattr(agent, name).state_dict().items()})
+        state.update({f"memory.{k}": agent.memory.get_tensor_by_name(k).clone() for k in ("returns", "advantages")})
+        return state, rates
+
+    stock, stock_rates = run(lean=False)
+    lean, lean_rates = run(lean=True)
+    assert lean_rates == stock_rates and len(set(stock_rates)) == 3  # the rate moved after every update
+    for name, value in stock.items():
+        torch.testing.assert_close(lean[name], value, rtol=0, atol=0, msg=name)

@@ -52,6 +52,7 @@ def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
     manifest = trained_cartpole.manifest
     assert manifest["task"] == "isaaclab:Isaac-Cartpole-Direct" and manifest["seed"] == 42
     assert manifest["num_envs"] == 512 and manifest["device"] == "cpu"
+    assert manifest["env_runtime"] == "torch"  # evaluate/export refuse a config for the other runtime
     assert manifest["timesteps_done"] == manifest["timesteps_target"] == 1280
     assert {"torch", "skrl", "isaaclab"} <= set(manifest["packages"])
     from trainer.config import load_task_config
