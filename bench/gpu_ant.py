@@ -12,7 +12,7 @@ points after the first 20 % of the updates, over their wall-clock difference: st
 graph captures excluded). Each run is its own process; they share only the Warp kernel cache.
 
   python bench/gpu_ant.py --updates 300 --out ant.json [--product]
-  python bench/gpu_ant.py --config bench/configs/humanoid_gpu.yaml --updates 600 --out humanoid.json [--product]
+  python bench/gpu_ant.py --config task_configs/humanoid_gpu.yaml --updates 600 --out humanoid.json [--product]
 """
 
 from __future__ import annotations

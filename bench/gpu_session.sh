@@ -15,7 +15,7 @@
 #   sweep VARIANT...   bench/gpu_sweep.py, one JSON variant per argument
 #   multi N            bench/multi_gpu.py --gpus N
 #   chain [TASK]       the product's whole Dagster chain for TASK (default ant_gpu) in region eastus on this GPU:
-#                      `python -m robotics_assets quickstart` with bench/configs/settings_gpu.yaml (train, evaluation
+#                      `python -m robotics_assets quickstart` with config/local_gpu.yaml (train, evaluation
 #                      gate, ONNX parity, MLflow registry); needs the orchestrator chunk too (`stage o`)
 # Every verb but `stage` first unpacks /tmp/wz into /tmp/site_gpu (once per machine, sha256-checked) and sets
 # PYTHONPATH, ROBOTICS_DATA_DIR, the offline asset root and a Warp kernel cache store (TRAINER_KERNEL_CACHE=/tmp/kc,
@@ -100,7 +100,7 @@ case "$verb" in
            touch "$orch/.complete"
          fi
          task=${1:-ant_gpu}
-         PYTHONPATH="$PYTHONPATH:$orch" ROBOTICS_SETTINGS=bench/configs/settings_gpu.yaml \
+         PYTHONPATH="$PYTHONPATH:$orch" ROBOTICS_SETTINGS=config/local_gpu.yaml \
            python3 -m robotics_assets quickstart --task "$task" --region eastus > "$out/chain.log" 2>&1 || status=$?
          grep -v "dagster - DEBUG" "$out/chain.log" | tail -n 40
          # what the chain wrote: the run's result, the evaluation report and the registry's view of the model

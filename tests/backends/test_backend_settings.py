@@ -72,7 +72,7 @@ def test_k8s_backend_from_settings(tmp_path):
 
 
 def test_gpu_bench_settings_hand_a_cuda_task_the_gpu():
-    """bench/configs/settings_gpu.yaml (`bench/gpu_session.sh chain`) gives a CUDA task's training the GPU, where
+    """config/local_gpu.yaml (the embedded default on a GPU workstation) gives a CUDA task's training the GPU, where
     config/local.yaml (the embedded CPU default) trains the same task on CPU."""
     from robotics_assets.lib.launch.base import LaunchRequest, with_task_gpus
 
@@ -83,8 +83,7 @@ def test_gpu_bench_settings_hand_a_cuda_task_the_gpu():
         return with_task_gpus(LaunchRequest(task="ant_gpu", region="eastus", step="train", config_yaml=config,
                                             args=args, gpus=settings.gpus("eastus"), task_device="cuda", task_gpus=1))
 
-    gpu = load_settings(ROOT / "bench/configs/settings_gpu.yaml")
-    assert gpu.kernel_cache_uri("eastus") == "file:///tmp/kc"
+    gpu = load_settings(ROOT / "config/local_gpu.yaml")
     on_gpu = launch(gpu)
     assert on_gpu.gpus == 1 and not any(a.startswith("--device") for a in on_gpu.args)
     on_cpu = launch(load_settings(ROOT / "config/local.yaml"))

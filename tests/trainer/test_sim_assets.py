@@ -145,8 +145,8 @@ def test_offline_humanoid_has_the_joints_isaac_labs_humanoid_task_drives(data_di
 
 # MuJoCo-Warp settings of Isaac Lab's Humanoid task (isaaclab_tasks core/locomotion/humanoid/humanoid_common.py,
 # HumanoidPhysicsCfg.newton_mjwarp, plus MJWarpSolverCfg's defaults): 1/120 s physics steps of 2 substeps.
-HUMANOID_SOLVER = dict(njmax=80, nconmax=25, cone="pyramidal", integrator="implicitfast", impratio=1.0,
-                       iterations=100, ls_iterations=50, solver="newton")
+HUMANOID_SOLVER = {"njmax": 80, "nconmax": 25, "cone": "pyramidal", "integrator": "implicitfast", "impratio": 1.0,
+                   "iterations": 100, "ls_iterations": 50, "solver": "newton"}
 
 
 def _fall_with_zero_torques(usd: Path, steps: int) -> tuple[list[float], list[float]]:
