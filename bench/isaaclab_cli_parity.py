@@ -38,7 +38,8 @@ _SEED = "from skrl.utils import set_seed; set_seed(int(sys.argv[1])); "
 def _run(cmd: list, cwd: Path, log: Path, timeout: int) -> None:
     with log.open("w") as out:
         code = subprocess.run([str(c) for c in cmd], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False).returncode
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT),
+                                   os.environ.get("PYTHONPATH"))))}, check=False).returncode
     if code:
         raise SystemExit(f"{cmd[:4]} exited {code}; log: {log}\n{log.read_text()[-3000:]}")
 
@@ -78,12 +79,16 @@ def compare(ours: Path, theirs: Path, updates: int, rollouts: int) -> list[dict]
     rows = []
     for update in range(1, updates + 1):
         name = f"agent_{update * rollouts}.pt"
+        if not (theirs / name).is_file():  # Isaac Lab's CLI checkpoints every tenth of the run ('auto')
+            continue
         a = torch.load(ours / name, weights_only=True, map_location="cpu")
         b = torch.load(theirs / name, weights_only=True, map_location="cpu")
         row = {"update": update}
         for module in MODULES:
             row[module] = max(float((a[module][k].double() - b[module][k].double()).abs().max()) for k in a[module])
         rows.append(row)
+    if not rows:
+        raise SystemExit(f"no update has a checkpoint in both runs ({theirs}): use --updates 5, 10 or a multiple of 10")
     return rows
 
 
@@ -93,7 +98,8 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "task_configs" / "ant_gpu.yaml",
                         help="ours' agent settings come from here (its performance switches are replaced)")
     parser.add_argument("--rollouts", type=int, default=16, help="the task agent's rollouts (Ant: 16)")
-    parser.add_argument("--updates", type=int, default=5)
+    parser.add_argument("--updates", type=int, default=5,
+                        help="5: Isaac Lab's CLI checkpoints every half update, so every update is compared")
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cpu")
