@@ -9,6 +9,7 @@
 #   throughput [ARGS]  bench/gpu_throughput.py: baselines A and B and our trainer in one invocation
 #   ant [ARGS]         bench/gpu_ant.py: Isaac-Ant-Direct, Isaac Lab's own CLI vs our trainer (curves, rates)
 #   antcurves [ARGS]   bench/gpu_ant_curves.py: both over several seeds, every checkpoint evaluated the same way
+#   parity [ARGS]      bench/isaaclab_cli_parity.py: ours vs Isaac Lab's CLI from one seed, checkpoints diffed per update
 #   gym [ARGS]         bench/gym_locomotion.py on this machine's CPUs ($GYM_TAG names the result file)
 #   env                unpack only (run it once before starting two verbs side by side)
 #   profile [ARGS]     bench/gpu_profile.py (default --mode phases --timesteps 320)
@@ -23,7 +24,7 @@
 # `scripts/gpu_bundle.sh DIR` puts those files from DIR into the last chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-verb=${1:?usage: bench/gpu_session.sh stage X | env | tests | kernels | throughput | ant | antcurves | gym | profile | sweep VARIANT... | multi N | chain [TASK]}
+verb=${1:?usage: bench/gpu_session.sh stage X | env | tests | kernels | throughput | ant | antcurves | parity | gym | profile | sweep VARIANT... | multi N | chain [TASK]}
 shift
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast here
 if [ "$verb" = stage ]; then
@@ -81,6 +82,7 @@ case "$verb" in
            || status=$? ;;
   ant) python3 bench/gpu_ant.py --out "$out/ant.json" "$@" || status=$? ;;
   antcurves) python3 bench/gpu_ant_curves.py --out "$out/ant_curves.json" "$@" || status=$? ;;
+  parity) python3 bench/isaaclab_cli_parity.py --device cuda:0 --out "$out/parity.json" "$@" || status=$? ;;
   gym) python3 bench/gym_locomotion.py --out "$out/gym_${GYM_TAG:-hopper}.json" "$@" || status=$? ;;
   env) ;;  # unpack and set up only (then verbs can run side by side: a CPU bench next to a GPU one)
   kernels) python3 bench/gpu_kernels.py --out "$out/kernels.json" "$@" || status=$? ;;

@@ -149,6 +149,7 @@ def evaluate(
     from trainer.envs import make_env
     from trainer.plots import plot_learning_curve, plot_return_histogram
     from trainer.report import write_report
+    from trainer.run_dir import env_runtime
 
     episodes = episodes or cfg.success.episodes
     seed = cfg.seed + 1 if seed is None else seed  # default: initial states the training's first reset did not see
@@ -175,7 +176,7 @@ def evaluate(
         "episodes": episodes,
         "seed": seed,
         "device": device,
-        "env_runtime": cfg.performance.env_frontend if cfg.family == "isaaclab" else None,
+        "env_runtime": env_runtime(cfg),
         **judge(cfg, returns, lengths, max_length),
         "returns": returns,
         "lengths": lengths,

@@ -447,10 +447,12 @@ def _metadata(cfg: TaskConfig, io: PolicyIO, loaded: Any, opset: int) -> dict[st
     import skrl
     import torch
 
+    from trainer.run_dir import env_runtime
+
     props = {
         "task": cfg.task,
         # the Isaac Lab runtime the policy learned in (None: a gymnasium task): deploy it against that one
-        "env_runtime": cfg.performance.env_frontend if cfg.family == "isaaclab" else None,
+        "env_runtime": env_runtime(cfg),
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
         "observation_dim": io.observation_dim,

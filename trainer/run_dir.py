@@ -41,6 +41,15 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def env_runtime(cfg: TaskConfig) -> str | None:
+    """The Isaac Lab runtime whose observations the policy learns (`performance.env_frontend`; None: gymnasium).
+
+    Recorded in the manifest; resume, evaluation and export refuse a config for the other one (its observations may
+    differ: trainer/warp_sensors.py).
+    """
+    return cfg.performance.env_frontend if cfg.family == "isaaclab" else None
+
+
 def _existing_manifest(cfg: TaskConfig, run_dir: Path, resume: bool, world_size: int = 1) -> dict[str, Any] | None:
     """Check the run dir against the request; returns the existing manifest when resuming."""
     if run_dir.exists() and not run_dir.is_dir():
@@ -62,6 +71,8 @@ def _existing_manifest(cfg: TaskConfig, run_dir: Path, resume: bool, world_size:
             ("seed", cfg.seed, manifest.get("seed")),
             ("num_envs", cfg.num_envs, manifest.get("num_envs")),
             ("world_size", world_size, manifest.get("world_size", 1)),  # runs from before distributed had one process
+            # a policy learns one Isaac Lab runtime's observations (runs from before the record are not checked)
+            ("env_runtime", env_runtime(cfg), manifest.get("env_runtime", env_runtime(cfg))),
         )
         if before != now
     ]
@@ -134,9 +145,7 @@ def start_manifest(
         total_envs=cfg.num_envs * world_size,
         timesteps_target=cfg.timesteps,
         checkpoint_interval=cfg.checkpoint_interval,
-        # the Isaac Lab runtime whose observations the policy learns (performance.env_frontend); evaluation and
-        # export refuse a config for the other one (trainer/trained_run.py)
-        env_runtime=cfg.performance.env_frontend if cfg.family == "isaaclab" else None,
+        env_runtime=env_runtime(cfg),
     )
     manifest.setdefault("timesteps_done", 0)
     if warm_path is not None:

@@ -80,6 +80,7 @@ def check_config_matches_run(cfg: TaskConfig, run_dir: Path) -> None:
     """
     from trainer.checkpoints import read_manifest
     from trainer.config import ConfigError
+    from trainer.run_dir import env_runtime
 
     manifest = read_manifest(run_dir) or {}
     trained = manifest.get("task")
@@ -89,7 +90,7 @@ def check_config_matches_run(cfg: TaskConfig, run_dir: Path) -> None:
             f"task config the run was trained with (its config.resolved.yaml)"
         )
     runtime = manifest.get("env_runtime")
-    if runtime is not None and cfg.family == "isaaclab" and runtime != cfg.performance.env_frontend:
+    if runtime is not None and runtime != env_runtime(cfg):
         raise ConfigError(
             f"{cfg.source or '--config'}: performance.env_frontend: {cfg.performance.env_frontend!r}, but the run "
             f"{run_dir} trained in Isaac Lab's {runtime!r} runtime; set performance.env_frontend: {runtime} (or pass "

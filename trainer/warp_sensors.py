@@ -33,8 +33,14 @@ _MARK = "_trainer_masks_sensor_resets"
 
 
 def fix_warp_runtime_sensors(env_cfg: Any) -> None:
-    """Apply both fixes; call with the task's env config before the Warp runtime's env is built."""
-    env_cfg.scene.lazy_sensor_update = False
+    """Apply both fixes; call with the task's env config before the Warp runtime's env is built.
+
+    A scene without sensors (Cartpole) keeps Isaac Lab's lazy updates: nothing there to refresh.
+    """
+    from isaaclab.sensors import SensorBaseCfg
+
+    if any(isinstance(value, SensorBaseCfg) for value in vars(env_cfg.scene).values()):
+        env_cfg.scene.lazy_sensor_update = False
     mask_sensor_resets()
 
 

@@ -1,4 +1,4 @@
-"""Step Isaac-Ant-Direct in both Isaac Lab runtimes through `trainer.envs.make_env`, from the same state with the same
+"""Step an Isaac Lab locomotion task (Ant, Humanoid) in both Isaac Lab runtimes through `trainer.envs.make_env`, from the same state with the same
 actions, and print every step's observations as JSON (for tests/trainer/test_warp_sensors.py; a subprocess, since
 Isaac Lab must not be imported into the pytest process).
 
@@ -40,12 +40,13 @@ def run(config: str, steps: int) -> dict[str, list]:
 
     cfg = load_task_config(config)
     _no_initial_noise()
-    actions = torch.rand(steps, 2, 8, generator=torch.Generator().manual_seed(0)) * 3.0 - 1.5  # some beyond +-1
     out = {}
     for frontend in ("torch", "warp"):
         cfg.performance.env_frontend = frontend
         with make_env(cfg, num_envs=2, seed=0, device="cpu") as env:
             raw = env.unwrapped
+            shape = (steps, 2, env.action_space.shape[0])
+            actions = torch.rand(shape, generator=torch.Generator().manual_seed(0)) * 3.0 - 1.5  # some beyond +-1
             obs, _ = env.reset()
             raw.episode_length_buf[0] = int(raw.max_episode_length) - 3  # in place: the Warp env's buffer is a view
             seen = [obs.tolist()]

@@ -194,3 +194,21 @@ def test_no_code_path_unpickles_with_weights_only_false():
             if node.func.attr == "load" and owner.endswith("agent"):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} skrl Agent.load (weights_only=False)")
     assert offenders == []
+
+
+def test_resume_refuses_another_isaac_lab_runtime(tmp_path):
+    """A policy learns one runtime's observations: a resume may not switch it (runs from before the record may)."""
+    import json
+
+    from trainer.config import load_task_config
+    from trainer.run_dir import RunDirError, check_request
+
+    cfg = load_task_config(CARTPOLE_CONFIG)  # performance.env_frontend: torch (the default)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    manifest = {"task": cfg.task, "seed": cfg.seed, "num_envs": cfg.num_envs, "checkpoints": {}}
+    (run_dir / "manifest.json").write_text(json.dumps({**manifest, "env_runtime": "warp"}))
+    with pytest.raises(RunDirError, match=r"cannot resume with a different env_runtime \(run: 'warp', now: 'torch'\)"):
+        check_request(cfg, run_dir, resume=True)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))  # an older run: nothing recorded, nothing refused
+    assert check_request(cfg, run_dir, resume=True)[0]["task"] == cfg.task
