@@ -4,7 +4,8 @@
 command line (`trainer.evaluate.main(argv)` / `trainer.export.main(argv)`), imported only when chosen, so each
 module owns its own arguments and `train`/`validate` never import them.
 
-Exit codes: 0 ok, 2 bad input (config, run directory, checkpoint), 1 anything else.
+Exit codes: 0 ok, 2 bad input (config, run directory, checkpoint), 1 anything else; `train` stopped by SIGTERM /
+SIGINT: 143 / 130, after checkpointing the update it was in (trainer/preemption.py).
 
 `train` with `gpus: N > 1` and `device: cuda` (or `--nproc-per-node N`, also on CPU) checks its input, then runs
 itself again as N ranks under torchrun (trainer/distributed.py) and exits with their code (2 if any rank rejected
@@ -162,6 +163,7 @@ def _train_at(location, cfg, args: argparse.Namespace, world: int, started) -> i
 
     from trainer import distributed
     from trainer.pipes import PipesSession, pipes_session
+    from trainer.preemption import StopRequested, graceful_stop
     from trainer.run_dir import check_request
     from trainer.train import train
     from trainer.train_result import materialization_metadata
@@ -182,21 +184,29 @@ def _train_at(location, cfg, args: argparse.Namespace, world: int, started) -> i
             "--nproc-per-node to the trainer"
         )
 
-    with distributed.process_group(cfg.device) as rank, (
+    with graceful_stop() as stop, distributed.process_group(cfg.device) as rank, (
         pipes_session() if rank.is_main else contextlib.nullcontext(PipesSession(None))
     ) as pipes:
-        result = train(
-            cfg,
-            location,
-            resume=args.resume,
-            warm_start=args.warm_start,
-            warm_start_sha256=args.warm_start_sha256,
-            tracking_uri=args.tracking_uri,
-            experiment=args.experiment,
-            tracking=not args.no_tracking,
-            asset_root=args.asset_root,
-            pipes=pipes,
-        )
+        try:
+            result = train(
+                cfg,
+                location,
+                resume=args.resume,
+                warm_start=args.warm_start,
+                warm_start_sha256=args.warm_start_sha256,
+                tracking_uri=args.tracking_uri,
+                experiment=args.experiment,
+                tracking=not args.no_tracking,
+                asset_root=args.asset_root,
+                pipes=pipes,
+                stop=stop,
+            )
+        except StopRequested as stopped:  # SIGTERM/SIGINT: the checkpoint is stored, Pipes closes cleanly
+            location.finish()
+            if stopped.checkpoint is None:
+                print(f"[trainer] {stopped.name}: stopped before training began; nothing new to checkpoint",
+                      file=sys.stderr, flush=True)
+            return stopped.exit_code
         if result is None:  # a non-zero rank: rank 0 reports
             return EXIT_OK
         location.finish()  # StorageError (exit 1) when a file could not be stored and verified after retries
@@ -221,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = argv  # a distributed `train` runs this same command line once per rank
+    from trainer.preemption import StopRequested
     from trainer.storage.base import StorageError
+
     try:
         return COMMANDS[args.command](args)
     except _bad_input_errors() as exc:
@@ -233,3 +245,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except StopRequested as stopped:  # a second signal, or one while the run is being stored (trainer/preemption.py)
+        print(f"stopped by {stopped.name}", file=sys.stderr)
+        return stopped.exit_code

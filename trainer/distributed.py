@@ -221,6 +221,20 @@ def broadcast_object(obj: Any) -> Any:
     return box[0]
 
 
+def any_rank(flag: bool) -> bool:
+    """Whether `flag` is true on any rank (a collective: every rank calls it at the same point; a lone process just
+    returns it)."""
+    if not current().is_distributed:
+        return flag
+    import torch
+    import torch.distributed as dist
+
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    box = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(box, op=dist.ReduceOp.MAX)
+    return bool(box.item())
+
+
 def parameters_sha256(modules: dict[str, Any]) -> str:
     """sha256 of the named modules' state (names, dtypes, shapes, bytes), independent of the device."""
     import torch

@@ -7,7 +7,10 @@ here: they are skrl's `write_checkpoint` / `write_tracking_data` hooks, replaced
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainer.preemption import GracefulStop
 
 
 def _writes_next(agent: Any, timestep: int) -> bool:
@@ -18,12 +21,17 @@ def _writes_next(agent: Any, timestep: int) -> bool:
     )
 
 
-def train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
-    """skrl 2.1 `Trainer.train()` (single agent) starting at `start` instead of 0."""
+def train_loop(trainer: Any, agent: Any, state: Any, start: int, stop: GracefulStop | None = None) -> bool:
+    """skrl 2.1 `Trainer.train()` (single agent) starting at `start` instead of 0.
+
+    With `stop` (trainer/preemption.py), a requested stop ends the loop at the next PPO update boundary, right after
+    the update; returns whether it stopped early (`state.timestep` is where).
+    """
     import torch
     from skrl.utils import ScopedTimer
 
     env, timesteps, env_info = trainer.env, trainer.cfg.timesteps, trainer.cfg.environment_info
+    rollouts = agent.cfg.rollouts
     lean = hasattr(agent, "_episode_stats")  # trainer/lean.py: no per-step `.item()` either
     # non-zero ranks of a distributed run log nothing (skrl zeroes their intervals): collect no env info there
     logs_info = agent.write_interval > 0 or agent.checkpoint_interval > 0
@@ -68,3 +76,7 @@ def train_loop(trainer: Any, agent: Any, state: Any, start: int) -> None:
         state.timestep = timestep + 1  # what a checkpoint written in post_interaction resumes from
         agent.post_interaction(timestep=timestep, timesteps=timesteps)
         observations, states = next_observations, next_states
+        # after the update (post_interaction ran it): every module is as a checkpoint of this step would hold it
+        if stop is not None and not agent._rollout % rollouts and timestep + 1 < timesteps and stop.due():
+            return True
+    return False

@@ -154,10 +154,15 @@ def start_manifest(
 
 
 def write_run_config(run_dir: Path, cfg: TaskConfig, agent_cfg: dict[str, Any], *, resumed: bool) -> None:
-    """The configs the run trains with; a fresh run also drops an earlier attempt's checkpoints and curve."""
+    """The configs the run trains with; a fresh run also drops an earlier attempt's checkpoints and curve. Any run
+    drops the temp files of writes a kill interrupted (this process is now the run's only writer)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / RESOLVED_CONFIG, dump_resolved(cfg))
     atomic_write_text(run_dir / AGENT_CONFIG, yaml.safe_dump(agent_cfg, sort_keys=False))
     if not resumed:
         shutil.rmtree(run_dir / checkpoints.CHECKPOINT_DIR, ignore_errors=True)
         (run_dir / METRICS).unlink(missing_ok=True)
+    # a SIGKILL mid-write leaves the hidden temp file of trainer/files.py (never a listed checkpoint): drop it
+    for folder in (run_dir, run_dir / checkpoints.CHECKPOINT_DIR):
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ verified checkpoint, read before rank 0 touches the directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -27,6 +28,7 @@ from trainer import checkpoints, distributed, loop
 from trainer.config import TaskConfig
 from trainer.files import atomic_write_text
 from trainer.pipes import PipesSession
+from trainer.preemption import GracefulStop, StopRequested
 from trainer.run_dir import (
     AGENT_CONFIG,
     METRICS,
@@ -79,6 +81,26 @@ def _restore(agent: Any, resume_from: tuple[Path, dict[str, Any]] | None, warm: 
     return start
 
 
+def _stop_checkpoint(stop: GracefulStop, agent: Any, timestep: int, manifest: dict[str, Any],
+                     location: RunLocation, pipes: PipesSession | None, *, main: bool) -> StopRequested:
+    """Rank 0 writes the checkpoint of the update boundary the loop stopped at (unless the interval just wrote it)
+    and says so; returns the StopRequested to raise."""
+    import signal
+
+    signum = stop.signum if stop.signum is not None else signal.SIGTERM  # another rank was signalled: stop with it
+    name = f"{checkpoints.CHECKPOINT_DIR}/agent_{timestep}.pt"
+    stopped = StopRequested(signum, checkpoint=location.shown(name))
+    if main:
+        if manifest["timesteps_done"] != timestep:
+            agent.write_checkpoint(timestep=timestep, timesteps=manifest["timesteps_target"])
+        line = (f"{stopped.name}: stopped after the PPO update of step {timestep}; checkpoint {stopped.checkpoint} "
+                "written (--resume continues from it)")
+        print(f"[trainer] {line}", flush=True)
+        if pipes is not None:
+            pipes.log(line)
+    return stopped
+
+
 def train(
     cfg: TaskConfig,
     run_dir: str | os.PathLike | RunLocation,
@@ -92,12 +114,16 @@ def train(
     asset_root: str | None = None,
     pipes: PipesSession | None = None,
     console: Any = "stdout",
+    stop: GracefulStop | None = None,
 ) -> TrainResult | None:
     """Train `cfg` into `run_dir` (see the module docstring for resume vs warm-start).
 
     Inside `distributed.process_group()` this is one rank of a distributed run: only rank 0 writes anything and
     returns the TrainResult; the other ranks return None. A `RunLocation` on a store (trainer/storage/run_location.py)
     is trained in its local folder and written through to the store; the caller's `location.finish()` waits for it.
+
+    With `stop` (trainer/preemption.py: the CLI installs it for SIGTERM/SIGINT), a signal during the loop ends it at
+    the next update boundary, writes that step's checkpoint and raises StopRequested naming it.
     """
     rank = distributed.current()
     main = rank.is_main
@@ -171,7 +197,9 @@ def train(
                 agent.write_checkpoint = CheckpointWriter(agent, location, manifest, tracker)
                 metrics_writer = MetricsWriter(agent, total_envs, run_dir / METRICS, tracker, progress, t_train)
                 agent.write_tracking_data = metrics_writer
-            loop.train_loop(runner.trainer, agent, state, start)
+            with stop.deferred() if stop is not None else contextlib.nullcontext():
+                if loop.train_loop(runner.trainer, agent, state, start, stop):
+                    raise _stop_checkpoint(stop, agent, state.timestep, manifest, location, pipes, main=main)
             if main and manifest["timesteps_done"] != cfg.timesteps:  # the target is not on a checkpoint boundary
                 state.timestep = cfg.timesteps
                 agent.write_checkpoint(timestep=cfg.timesteps, timesteps=cfg.timesteps)
@@ -187,6 +215,9 @@ def train(
                 progress.update(cfg.timesteps, metrics_writer.last.get("return"), metrics_writer.last.get("length"),
                                 force=True)
         status = "FINISHED"
+    except StopRequested:
+        status = "KILLED"  # MLflow's word for a run stopped from outside; a resume sets it RUNNING again
+        raise
     finally:
         if metrics_writer is not None:
             metrics_writer.close()

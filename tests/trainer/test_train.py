@@ -4,6 +4,7 @@ tampered checkpoints, same-seed reproducibility."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
@@ -248,3 +249,76 @@ def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_
     policies = [torch.load(tmp_path / n / "checkpoints" / "agent_96.pt", weights_only=True)["policy"] for n in runs]
     first = policies[0]
     assert all(p.keys() == first.keys() and all(torch.equal(p[k], first[k]) for k in p) for p in policies[1:])
+
+
+def _first_metric_written(run_dir: Path, proc: subprocess.Popen, timeout: float = 600) -> int:
+    """The timestep of metrics.jsonl's first line (written right after the first PPO update), polled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "training ended before it could be signalled"
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, IndexError):
+            return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])["timestep"]
+        time.sleep(0.05)
+    raise AssertionError(f"no metrics within {timeout} s")
+
+
+def test_sigterm_checkpoints_the_update_it_is_in_and_resume_continues_from_it(tmp_path):
+    """A preempted pod: SIGTERM to the trainer (as the kubelet sends it) under a Dagster Pipes session (as a launcher
+    runs it). It finishes the PPO update in progress, writes that step's checkpoint, says so through Pipes, closes the
+    session, and exits 143; --resume continues from exactly that update."""
+    import dagster as dg
+
+    far = 16000  # the run is stopped long before this (and long before its first interval checkpoint)
+    config = small_cartpole_config(tmp_path / "small.yaml", timesteps=far, checkpoint_interval=far)
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "trainer", "train", "--config", str(config), "--run-dir", str(run_dir),
+               "--no-tracking"]
+    seen: dict = {}
+
+    @dg.asset
+    def policy(context):
+        with dg.open_pipes_session(context=context, context_injector=dg.PipesEnvContextInjector(),
+                                   message_reader=dg.PipesTempFileMessageReader()) as session:
+            proc = subprocess.Popen(command, cwd=ROOT, env={**trainer_env(), **session.get_bootstrap_env_vars()},
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
+            try:
+                seen["signalled_after"] = _first_metric_written(run_dir, proc)
+                proc.send_signal(signal.SIGTERM)  # the process, not its group: what Kubernetes signals is PID 1
+                seen["output"], _ = proc.communicate(timeout=300)
+                seen["code"] = proc.returncode
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        return dg.MaterializeResult(metadata={"exit_code": proc.returncode})  # no materialization of its own
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([policy], instance=instance)
+    assert result.success
+    assert seen["code"] == 143, seen["output"][-3000:]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    stopped_at = manifest["timesteps_done"]
+    # the update that was running (or the next one) completed and was checkpointed; training did not run to the end
+    assert seen["signalled_after"] <= stopped_at < far and stopped_at % ROLLOUTS == 0
+    assert set(manifest["checkpoints"]) == {f"agent_{stopped_at}.pt"}  # the only one: the interval never came
+    assert _adam_steps(run_dir / "checkpoints" / f"agent_{stopped_at}.pt") == UPDATE_STEPS * stopped_at // ROLLOUTS
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == set(manifest["checkpoints"])  # nothing else
+    line = f"SIGTERM: stopped after the PPO update of step {stopped_at}"
+    assert line in seen["output"] and "Traceback" not in seen["output"]
+    logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any(line in message for message in logs), "the stop is reported through Pipes"
+    assert not any("did not receive closed message" in m or "closed with exception" in m for m in logs), logs
+
+    # a SIGKILL in the middle of a later write would leave its temp file (trainer/files.py): the resume drops it
+    (run_dir / "checkpoints" / f".agent_{stopped_at + ROLLOUTS}.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
+    # resumed to a nearer target (--timesteps), to keep this short: two more updates
+    target = stopped_at + 2 * ROLLOUTS
+    run_trainer("train", "--config", config, "--run-dir", run_dir, "--resume", "--timesteps", target,
+                "--no-tracking")
+    result = json.loads((run_dir / "train_result.json").read_text())
+    assert result["start_timestep"] == stopped_at and result["resumed_from"].endswith(f"agent_{stopped_at}.pt")
+    assert [m["timestep"] for m in read_metrics(run_dir)] == list(range(ROLLOUTS, target + 1, ROLLOUTS))
+    # every update exactly once across the two processes: Adam's step count is an uninterrupted run's
+    assert _adam_steps(run_dir / "checkpoints" / f"agent_{target}.pt") == UPDATE_STEPS * target // ROLLOUTS
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == set(manifest["checkpoints"])
