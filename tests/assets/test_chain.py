@@ -9,7 +9,7 @@ import yaml
 from tests.assets.conftest import latest, materialize, mkey
 from trainer.storage.run_location import local_folder
 
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.xdist_group(name="real_chain")]
 
 
 def test_chain_materializes_with_lineage_and_metadata(real_chain):

@@ -131,7 +131,8 @@ def test_webhook_env_and_timeout_come_from_the_settings(standin_project, instanc
     settings = standin_project / "settings.yaml"
     data = yaml.safe_load(settings.read_text())
     settings.write_text(yaml.safe_dump({**data, "alerts": {"webhook_env": "TEAM_HOOK", "timeout_s": 0.5}}))
-    slow = Webhook(delay_s=3)
+    delay_s = 20  # far beyond the 0.5 s timeout, and beyond what a busy 2-core machine adds to the sensor tick
+    slow = Webhook(delay_s=delay_s)
     monkeypatch.delenv("ROBOTICS_ALERT_WEBHOOK_URL", raising=False)
     monkeypatch.setenv("TEAM_HOOK", slow.url)
     try:
@@ -148,7 +149,7 @@ def test_webhook_env_and_timeout_come_from_the_settings(standin_project, instanc
     finally:
         slow.close()
     assert [a["event"] for _, a in slow.received] == ["training_failed"]  # sent to $TEAM_HOOK
-    assert "alert webhook ($TEAM_HOOK) unreachable: ReadTimeout" in log and elapsed < 3
+    assert "alert webhook ($TEAM_HOOK) unreachable: ReadTimeout" in log and elapsed < delay_s
     assert SECRET_PATH not in log
 
 

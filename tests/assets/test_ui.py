@@ -19,6 +19,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = [
+    pytest.mark.xdist_group(name="real_chain"),
     pytest.mark.timeout(1800),
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed (scripts/setup.sh)"),
 ]

@@ -1,7 +1,8 @@
 """End to end (issue 16): two regions, one on Kubernetes (stand-in API server) and one on OSMO (stand-in service), whose
 artifact root is a Blob container on Azurite. The real trainer trains the test Cartpole in each; a disruption
-(pod eviction / FAILED_PREEMPTED) strikes once the first checkpoint is in the store; the replacement resumes from the
-store; evaluation and export run as their own pods / tasks; deployed_policy registers the model in MLflow.
+(pod eviction / FAILED_PREEMPTED) strikes once the first checkpoint is in the store, and the trainer checkpoints the
+update it is in on the SIGTERM; the replacement resumes from that checkpoint in the store; evaluation and export run
+as their own pods / tasks; deployed_policy registers the model in MLflow.
 
 The test observes only what a real deployment offers: Azurite, the Dagster instance and the MLflow server. No pod or
 task shares a folder with it: every path that crosses from one step to the next is a store URL.
@@ -81,9 +82,11 @@ def two_regions(azurite, mlflow_server, tmp_path, monkeypatch):
                 svc.create_container(container)
     root = f"{azurite.blob_endpoint}/runs"
 
-    _API = FakeCoreV1Api(tmp_path / "k8s", _pod_env(), {SECRET_NAME: {SECRET_KEY: azurite.connection_string}})
+    # Kubernetes' default grace period (30 s) between SIGTERM and SIGKILL: the trainer checkpoints within it
+    _API = FakeCoreV1Api(tmp_path / "k8s", _pod_env(), {SECRET_NAME: {SECRET_KEY: azurite.connection_string}},
+                         max_grace_s=30)
     standin = OsmoStandIn(token=TOKEN, pools=("gpu-pool",), workdir=str(tmp_path / "osmo"), base_env=_pod_env(),
-                          credentials={"azurite": {"connection_string": azurite.connection_string}})
+                          credentials={"azurite": {"connection_string": azurite.connection_string}}, grace_s=30)
     with StandInServer(standin) as server:
         regions = json.loads((ROOT / "infra_tf/examples/regions.sample.json").read_text())
         for outputs in regions.values():  # the regions' storage account is Azurite
@@ -156,6 +159,7 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
                            when=_FirstCheckpointStored(root, "cartpole", OSMO_REGION))
     cfg = yaml.safe_load((ROOT / "tests/assets/task_configs/cartpole.yaml").read_text())
     interval, target = cfg["checkpoint_interval"], cfg["timesteps"]
+    rollouts = cfg["agent"]["overrides"]["agent"]["rollouts"]
 
     with _concurrent_runs_instance(tmp_path / "dagster") as instance:
         instance.add_dynamic_partitions("task", ["cartpole"])
@@ -165,9 +169,11 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             runs = {region: pool.submit(materialize, defs, instance, CHAIN, mkey("cartpole", region),
                                         raise_on_error=False) for region in (K8S_REGION, OSMO_REGION)}
+            logs = {}
             for region, run in runs.items():
                 result = run.result(timeout=1200)
                 assert result.success, (region, [e.message for e in result.all_events if e.is_failure])
+                logs[region] = [entry.user_message for entry in instance.all_logs(result.run_id)]
 
         client = mlflow.MlflowClient(two_regions["mlflow"])
         for region in (K8S_REGION, OSMO_REGION):
@@ -179,10 +185,13 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
             name = policy["checkpoint_uri"].rsplit("/", 1)[1]
             assert open_store(run_dir).info(f"checkpoints/{name}").sha256 == policy["checkpoint_sha256"]
             result, steps = _stored_train_result(root, run_dir)
-            # resumed from the store after the disruption: at most one checkpoint interval lost, one continuous curve
+            # resumed from the store after the disruption, from the checkpoint the trainer wrote on SIGTERM (the
+            # eviction / preemption stops the pod gracefully): the PPO update it was in, not the last interval
             assert result["resumed_from"] and result["resumed_from"].startswith(run_dir + "/checkpoints/agent_")
             assert interval <= result["start_timestep"] < target, result
-            assert result["start_timestep"] % interval == 0
+            assert result["start_timestep"] % rollouts == 0
+            stopped = f"SIGTERM: stopped after the PPO update of step {result['start_timestep']}; checkpoint {run_dir}/"
+            assert any(stopped in line for line in logs[region]), [m for m in logs[region] if "SIGTERM" in m]
             assert steps == sorted(set(steps)) and steps[-1] == target
             assert json.loads(open_store(run_dir).read_bytes("manifest.json"))["timesteps_done"] == target
 

@@ -23,6 +23,8 @@ from trainer.storage import (
 )
 from trainer.storage.identity import AzureAuthError
 
+pytestmark = pytest.mark.xdist_group(name="azure_storage")  # its module fixture
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:

@@ -3,8 +3,8 @@
 Its run directory is a store location like the real trainer's (`trainer.storage.open_store`: a Blob URL on Azurite
 in the backend tests), because a pod's own disk dies with it. Progress goes to `<run-dir>/progress.txt` after every
 step, so a resumed attempt shows it continued instead of starting over; SIGTERM (a graceful delete or eviction)
-writes `<run-dir>/sigterm.txt` with the step reached and closes Pipes. (The real trainer has no SIGTERM handler
-yet: it dies at once, loses at most one checkpoint interval and resumes from its last stored checkpoint.)
+writes `<run-dir>/sigterm.txt` with the step reached and closes Pipes, as the real trainer checkpoints the update
+it is in and closes Pipes (trainer/preemption.py).
 Behaviour via env: FAKE_TRAIN_S (seconds of "training"), FAKE_EXIT (exit code), FAKE_LEAK (print a credential),
 FAKE_IGNORE_SIGTERM (keep running after SIGTERM), FAKE_METRICS (stream a metric point per step, mean_return 0.0,
 as the real trainer streams its curve).

@@ -11,6 +11,8 @@ import pytest
 
 from tests.infra.conftest import MODULES, ROOT
 
+pytestmark = pytest.mark.xdist_group(name="infra_access")  # its module fixture applies Terraform once
+
 WRITE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
 ADD = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action"
 DELETE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"

@@ -9,6 +9,8 @@ from tests.infra.azurerm_schema import check_module
 from tests.infra.conftest import module_dirs
 from tests.infra.hcl_config import load_module
 
+pytestmark = pytest.mark.xdist_group(name="azurerm_schemas")  # one download into .data/cache
+
 AZURERM_MODULES = [p.name for p in module_dirs() if any('resource "azurerm_' in f.read_text() for f in p.glob("*.tf"))]
 
 

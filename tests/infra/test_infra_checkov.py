@@ -17,6 +17,8 @@ import yaml
 
 from tests.infra.conftest import INFRA, ROOT
 
+pytestmark = pytest.mark.xdist_group(name="checkov")  # one .venv-checkov, one scan
+
 CHECKOV = "checkov==3.3.30"
 VENV = ROOT / ".venv-checkov"
 

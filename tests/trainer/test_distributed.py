@@ -24,6 +24,8 @@ from tests.trainer.cartpole_run import (
 )
 from trainer import distributed
 
+pytestmark = pytest.mark.xdist_group(name="two_ranks")
+
 NUM_ENVS, TIMESTEPS, CHECKPOINT = 16, 48, 16  # rollouts are 16 in task_configs/cartpole.yaml: 3 PPO updates
 RANKS = 2
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group(name="evaluate_gymnasium")  # its module fixture trains once
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

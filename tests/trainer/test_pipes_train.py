@@ -14,6 +14,8 @@ import pytest
 from trainer.pipes import PipesSession
 from trainer.progress import Progress
 
+pytestmark = pytest.mark.xdist_group(name="piped_training")  # its module fixture trains once
+
 ROOT = Path(__file__).resolve().parents[2]
 PENDULUM = ROOT / "task_configs" / "inverted_pendulum.yaml"
 TRAIN_METADATA = {

@@ -29,6 +29,8 @@ from trainer.config import load_task_config
 _AGENT = load_task_config(CARTPOLE_CONFIG).resolved()["agent"]["agent"]  # task_configs/cartpole.yaml as trained
 ROLLOUTS = _AGENT["rollouts"]  # metrics and PPO updates every ROLLOUTS steps
 UPDATE_STEPS = _AGENT["learning_epochs"] * _AGENT["mini_batches"]  # optimizer steps per PPO update
+# the tests of the session's trained run share one pytest-xdist worker (it trains once); the others are free
+TRAINED = pytest.mark.xdist_group(name="trained_cartpole")
 
 
 def _policy_std(path: Path) -> float:
@@ -46,6 +48,7 @@ def _adam_steps(path: Path) -> int:
     return int(next(iter(state.values()))["step"])
 
 
+@TRAINED
 def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
     run_dir = trained_cartpole.run_dir
     for name in ("config.resolved.yaml", "agent.yaml", "manifest.json", "train_result.json", "metrics.jsonl"):
@@ -77,6 +80,7 @@ def test_trained_run_directory_is_complete_and_consistent(trained_cartpole):
     assert "env-steps/s" in trained_cartpole.log and "ETA" in trained_cartpole.log
 
 
+@TRAINED
 def test_cartpole_learns_to_balance(trained_cartpole):
     # returns are logged once episodes finish: the first write (32 steps) has none yet
     metrics = [m for m in trained_cartpole.metrics() if "Reward/Total_reward_mean" in m]
@@ -86,6 +90,7 @@ def test_cartpole_learns_to_balance(trained_cartpole):
     assert last["Reward/Total_reward_mean"] > first["Reward/Total_reward_mean"] + 3
 
 
+@TRAINED
 def test_mlflow_received_metrics_params_and_artifacts(trained_cartpole):
     from mlflow import MlflowClient
 
@@ -110,6 +115,7 @@ def test_mlflow_received_metrics_params_and_artifacts(trained_cartpole):
     assert {"agent_1280.pt", "best_agent.pt"} <= ckpts
 
 
+@TRAINED
 def test_tampered_checkpoint_is_refused(trained_cartpole, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_cartpole.run_dir, run_dir)
@@ -130,6 +136,7 @@ def test_tampered_checkpoint_is_refused(trained_cartpole, tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+@TRAINED
 def test_existing_run_without_resume_is_bad_input(trained_cartpole, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_cartpole.run_dir, run_dir)
@@ -154,6 +161,7 @@ def _wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, at_least: int, t
     raise AssertionError(f"no checkpoint >= {at_least} within {timeout} s")
 
 
+@TRAINED
 def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole, tmp_path, request):
     config = small_cartpole_config(tmp_path / "small.yaml")
     # the warm start (checked at the end) is independent of the kill and resume: it trains alongside them
