@@ -34,6 +34,7 @@ TIMEOUT_ENV = "TRAINER_DIST_TIMEOUT_S"
 # cache compiles kernels for minutes on a GPU.
 DEFAULT_TIMEOUT_S = 1800.0
 EXIT_BAD_INPUT = 2
+STOPPED_BY_SIGNAL = (128 + signal.SIGTERM, 128 + signal.SIGINT)  # trainer/preemption.py's exit codes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +131,9 @@ def launch(nproc_per_node: int, argv: Sequence[str]) -> int:
         elastic_launch(config, cmd)(*cmd_args)
     except ChildFailedError as exc:
         codes = sorted({failure.exitcode for failure in exc.failures.values()})
+        if len(codes) == 1 and codes[0] in STOPPED_BY_SIGNAL:  # the ranks stopped together on a signal, checkpointed
+            print(f"[trainer] ranks stopped on a signal (exit code {codes[0]})", file=sys.stderr)
+            return codes[0]
         print(f"[trainer] error: rank(s) {sorted(exc.failures)} failed with exit code(s) {codes}", file=sys.stderr)
         return EXIT_BAD_INPUT if EXIT_BAD_INPUT in codes else 1
     except SignalException as exc:  # SIGTERM/SIGINT to this process: torchrun has stopped the ranks

@@ -7,9 +7,12 @@ One 2-rank training per session serves most asserts; one short resume and a few 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +186,38 @@ def test_rank_devices_and_world_sizes():
     assert distributed.requested_world_size("cpu", 1, None) == 1
     assert distributed.requested_world_size("cpu", 1, 3) == 3
     assert distributed.from_env({"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}) == distributed.Rank(1, 1, 2)
+
+
+def test_a_sigterm_to_one_rank_stops_every_rank_at_the_same_update_and_rank_0_checkpoints_it(tmp_path):
+    """The ranks agree at each update boundary: a signal that reached only rank 1 stops both after the same update,
+    rank 0 (never signalled) writes the checkpoint, and the launcher exits 143 like a lone trainer."""
+    import psutil
+
+    far = 16000  # never reached, and no interval checkpoint before the stop
+    config = small_cartpole_config(tmp_path / "far.yaml", num_envs=NUM_ENVS, timesteps=far, checkpoint_interval=far)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "train", "--config", str(config), "--run-dir", str(run_dir),
+         "--nproc-per-node", str(RANKS), "--no-tracking"],
+        cwd=ROOT, env=trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not (run_dir / "metrics.jsonl").is_file() or not (run_dir / "metrics.jsonl").read_text().strip():
+            assert proc.poll() is None and time.monotonic() < deadline, "no training step before the signal"
+            time.sleep(0.05)
+        (rank_1,) = [child for child in psutil.Process(proc.pid).children(recursive=True)
+                     if child.environ().get("RANK") == "1" and "trainer" in child.cmdline()]
+        rank_1.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, output[-3000:]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    stopped_at = manifest["timesteps_done"]
+    assert 0 < stopped_at < far and stopped_at % CHECKPOINT == 0
+    assert sorted(manifest["checkpoints"]) == [f"agent_{stopped_at}.pt"]
+    assert output.count(f"SIGTERM: stopped after the PPO update of step {stopped_at}") == 1  # rank 0 says it
+    assert "Traceback" not in output
