@@ -11,6 +11,7 @@ sends a group to one worker. A test that breaks the rule fails the collection, w
 from __future__ import annotations
 
 import collections
+import os
 
 import pytest
 
@@ -33,6 +34,14 @@ def _group(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _check_groups(items)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Long real trainings first (every worker sorts alike, so their collections stay identical): loadgroup hands
+        # out groups by size, then single tests in this order, and no worker is left with one at the end.
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _check_groups(items: list[pytest.Item]) -> None:
     users: dict[tuple[str, str], dict[str | None, list[str]]] = collections.defaultdict(
         lambda: collections.defaultdict(list))
     for item in items:

@@ -17,6 +17,7 @@ from tests.assets.dagster_server import DagsterDev
 pytestmark = pytest.mark.timeout(900)
 
 
+@pytest.mark.slow
 def test_two_region_backfill_from_cli_runs_every_region(tmp_path, mlflow_db):
     settings_path = write_settings(tmp_path, standin=True, mlflow_db=mlflow_db, sensors_running=False)
     (tmp_path / "task_configs" / "bf.yaml").write_text(task_yaml("bf"))

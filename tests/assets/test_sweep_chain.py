@@ -49,6 +49,7 @@ def run(defs: dg.Definitions, instance, request: dg.RunRequest) -> dg.ExecuteInP
                                   raise_on_error=False)
 
 
+@pytest.mark.slow
 def test_sweep_trains_stops_the_loser_reports_and_promotes_the_winner(sweep_project, instance):
     defs = load_defs()
     first = tick(defs, instance, None)

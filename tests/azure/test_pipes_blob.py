@@ -76,6 +76,7 @@ success: {min_mean_return: 1.0, episodes: 2}
 """
 
 
+@pytest.mark.slow
 def test_real_trainer_over_blob_pipes_with_artifacts_in_blob_and_mlflow_server(
     blob_env, mlflow_server, tmp_path, capfd
 ):

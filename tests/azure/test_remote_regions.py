@@ -152,6 +152,7 @@ def _stored_train_result(root: str, run_dir: str) -> tuple[dict, list[int]]:
     return json.loads(run.read_bytes("train_result.json")), steps
 
 
+@pytest.mark.slow
 def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions, tmp_path):
     root, api, osmo = two_regions["root"], two_regions["api"], two_regions["osmo"]
     api.disruptions.append((_FirstCheckpointStored(root, "cartpole", K8S_REGION), "Evicted"))

@@ -49,6 +49,7 @@ def chain(azurite, tmp_path, monkeypatch):
         yield server, backend, azurite
 
 
+@pytest.mark.slow
 def test_real_training_in_a_task_reports_through_blob_and_publishes_to_the_store(chain):
     from trainer.storage import open_store
 

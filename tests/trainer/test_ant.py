@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.trainer.cartpole_run import ROOT, read_metrics, run_trainer, trainer_env
 
 ANT_CPU = Path(__file__).with_name("ant_cpu.yaml")
 
 
+@pytest.mark.slow
 def test_ant_trains_and_evaluates_offline_on_cpu(tmp_path):
     run_dir = tmp_path / "run"
     run_trainer("train", "--config", ANT_CPU, "--run-dir", run_dir, "--no-tracking", timeout=900)

@@ -225,6 +225,7 @@ def test_resume_after_sigkill_continues_while_warm_start_resets(trained_cartpole
     assert _adam_steps(best) > UPDATE_STEPS * 64 // ROLLOUTS
 
 
+@pytest.mark.slow
 def test_same_seed_reproduces_the_same_curve_with_and_without_the_cpu_graph(tmp_path):
     """Same seed, same curve; and replaying physics as a Warp CPU graph (trainer/cpu_graph.py) changes nothing."""
     runs = {
@@ -270,6 +271,7 @@ def _first_metric_written(run_dir: Path, proc: subprocess.Popen, timeout: float 
     raise AssertionError(f"no metrics within {timeout} s")
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_the_update_it_is_in_and_resume_continues_from_it(tmp_path):
     """A preempted pod: SIGTERM to the trainer (as the kubelet sends it) under a Dagster Pipes session (as a launcher
     runs it). It finishes the PPO update in progress, writes that step's checkpoint, says so through Pipes, closes the
