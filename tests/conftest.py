@@ -11,7 +11,6 @@ sends a group to one worker. A test that breaks the rule fails the collection, w
 from __future__ import annotations
 
 import collections
-import os
 
 import pytest
 
@@ -33,12 +32,29 @@ def _group(item: pytest.Item) -> str | None:
     return mark.kwargs.get("name", mark.args[0] if mark.args else None)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own attempt (see _name_groups)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _check_groups(items)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if getattr(config.option, "loadgroup", False):  # a pytest-xdist worker of `--dist loadgroup`
+        _name_groups(items)
         # Long real trainings first (every worker sorts alike, so their collections stay identical): loadgroup hands
         # out groups by size, then single tests in this order, and no worker is left with one at the end.
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _name_groups(items: list[pytest.Item]) -> None:
+    """Give each grouped test the `<nodeid>@<group>` id that loadgroup schedules by.
+
+    pytest-xdist 3.8.0 appends the group to `item._nodeid`, which pytest 9.2's structured node ids no longer read:
+    `--dist loadgroup` then silently spreads a group over the workers (pytest-dev/pytest-xdist#1386; the fix
+    proposed in #1388 sets the structured id instead, as here). Skipped where xdist already did it.
+    """
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        group = _group(item)
+        if group is not None and not item.nodeid.endswith(f"@{group}"):
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def _check_groups(items: list[pytest.Item]) -> None:
