@@ -186,13 +186,20 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
             name = policy["checkpoint_uri"].rsplit("/", 1)[1]
             assert open_store(run_dir).info(f"checkpoints/{name}").sha256 == policy["checkpoint_sha256"]
             result, steps = _stored_train_result(root, run_dir)
-            # resumed from the store after the disruption, from the checkpoint the trainer wrote on SIGTERM (the
-            # eviction / preemption stops the pod gracefully): the PPO update it was in, not the last interval
+            # resumed from the store after the disruption, one continuous curve
             assert result["resumed_from"] and result["resumed_from"].startswith(run_dir + "/checkpoints/agent_")
-            assert interval <= result["start_timestep"] < target, result
-            assert result["start_timestep"] % rollouts == 0
-            stopped = f"SIGTERM: stopped after the PPO update of step {result['start_timestep']}; checkpoint {run_dir}/"
-            assert any(stopped in line for line in logs[region]), [m for m in logs[region] if "SIGTERM" in m]
+            start = result["start_timestep"]
+            assert interval <= start < target and start % rollouts == 0, result
+            stopped = [line for line in logs[region] if "SIGTERM: stopped after the PPO update of step" in line]
+            if region == OSMO_REGION or stopped:
+                # a preempted task's pod is deleted gracefully (30 s here): the trainer checkpointed the update it
+                # was in on SIGTERM, and the next attempt resumed from exactly that checkpoint in the store
+                assert stopped, f"{region}: no SIGTERM checkpoint was reported"
+                assert f"step {start}; checkpoint {run_dir}/checkpoints/agent_{start}.pt written" in stopped[0], stopped
+            else:
+                # the kubelet's node-pressure eviction grants 2 s: a trainer that could not finish its update in
+                # time was SIGKILLed and resumed from its last stored interval checkpoint
+                assert start % interval == 0, result
             assert steps == sorted(set(steps)) and steps[-1] == target
             assert json.loads(open_store(run_dir).read_bytes("manifest.json"))["timesteps_done"] == target
 
