@@ -3,9 +3,9 @@
 # (5 = no tests collected; .ci/run decides what that means). Extra arguments go to pytest.
 #
 # The suite runs on pytest-xdist workers, `--dist loadgroup`: TEST_WORKERS of them (default 2 on a machine with 2 or
-# more cores, else none: one process). Most of its time is spent waiting on trainers, servers and Dagster, so two
-# workers on two cores nearly halve it; tests that share an expensive session fixture carry one `xdist_group` and run
-# in one worker (tests/conftest.py checks it). Your own -n/--numprocesses, --dist or `-p no:xdist` win.
+# more cores, else none: one process). Run alone, the suite mostly waits on trainers, servers and Dagster; two
+# workers keep both cores busy. Tests that share an expensive session fixture carry one `xdist_group` and run in
+# one worker (tests/conftest.py checks it). Your own -n/--numprocesses, --dist or `-p no:xdist` win.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit $?
