@@ -203,7 +203,9 @@ def _train_at(location, cfg, args: argparse.Namespace, world: int, started) -> i
             )
         except StopRequested as stopped:  # SIGTERM/SIGINT: the checkpoint is stored, Pipes closes cleanly
             location.finish()
-            if stopped.checkpoint is None:
+            if stopped.checkpoint is not None:  # every rank stopped at the same update (trainer/preemption.py):
+                distributed.barrier()  # none exits (torchrun then stops the rest) before rank 0's checkpoint is stored
+            else:
                 print(f"[trainer] {stopped.name}: stopped before training began; nothing new to checkpoint",
                       file=sys.stderr, flush=True)
             return stopped.exit_code

@@ -131,9 +131,12 @@ def launch(nproc_per_node: int, argv: Sequence[str]) -> int:
         elastic_launch(config, cmd)(*cmd_args)
     except ChildFailedError as exc:
         codes = sorted({failure.exitcode for failure in exc.failures.values()})
-        if len(codes) == 1 and codes[0] in STOPPED_BY_SIGNAL:  # the ranks stopped together on a signal, checkpointed
-            print(f"[trainer] ranks stopped on a signal (exit code {codes[0]})", file=sys.stderr)
-            return codes[0]
+        stopped = [code for code in codes if code in STOPPED_BY_SIGNAL]
+        # the ranks stopped together on a signal after rank 0 stored the checkpoint; a rank still exiting when
+        # torchrun saw the first one go was terminated by torchrun (a negative code: killed by that signal)
+        if stopped and all(code in STOPPED_BY_SIGNAL or code < 0 for code in codes):
+            print(f"[trainer] ranks stopped on a signal (exit code {stopped[0]})", file=sys.stderr)
+            return stopped[0]
         print(f"[trainer] error: rank(s) {sorted(exc.failures)} failed with exit code(s) {codes}", file=sys.stderr)
         return EXIT_BAD_INPUT if EXIT_BAD_INPUT in codes else 1
     except SignalException as exc:  # SIGTERM/SIGINT to this process: torchrun has stopped the ranks
