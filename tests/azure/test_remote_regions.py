@@ -190,16 +190,20 @@ def test_two_regions_k8s_and_osmo_resume_from_the_store_and_register(two_regions
             assert result["resumed_from"] and result["resumed_from"].startswith(run_dir + "/checkpoints/agent_")
             start = result["start_timestep"]
             assert interval <= start < target and start % rollouts == 0, result
+            # the next attempt resumed from the newest checkpoint in the store, the one at `start`
+            assert result["resumed_from"] == f"{run_dir}/checkpoints/agent_{start}.pt", result
             stopped = [line for line in logs[region] if "SIGTERM: stopped after the PPO update of step" in line]
-            if region == OSMO_REGION or stopped:
+            if region == OSMO_REGION:
                 # a preempted task's pod is deleted gracefully (30 s here): the trainer checkpointed the update it
-                # was in on SIGTERM, and the next attempt resumed from exactly that checkpoint in the store
+                # was in on SIGTERM, said so, and the next attempt resumed from exactly that checkpoint
                 assert stopped, f"{region}: no SIGTERM checkpoint was reported"
+            if stopped:
                 assert f"step {start}; checkpoint {run_dir}/checkpoints/agent_{start}.pt written" in stopped[0], stopped
-            else:
-                # the kubelet's node-pressure eviction grants 2 s: a trainer that could not finish its update in
-                # time was SIGKILLed and resumed from its last stored interval checkpoint
-                assert start % interval == 0, result
+            # else (k8s): the kubelet's node-pressure eviction grants 2 s. On a busy machine the SIGKILL may come
+            # before the trainer checkpoints the update it is in (it resumes from its last interval checkpoint,
+            # `start % interval == 0`), or after the checkpoint is stored but before its log line leaves through
+            # Pipes (it resumes from that update's checkpoint, seen at start 336 with interval 320): either way from
+            # the newest checkpoint the store lists, asserted above.
             assert steps == sorted(set(steps)) and steps[-1] == target
             assert json.loads(open_store(run_dir).read_bytes("manifest.json"))["timesteps_done"] == target
 
