@@ -35,24 +35,29 @@ fi
 out=${OUT:-/tmp/gpu_out}
 mkdir -p "$out"
 site=/tmp/site_gpu
-if [ ! -f "$site/.complete" ]; then
-  cat $(ls /tmp/wz/? | sort) > /tmp/site.tar.zst
-  expected=$(cat /tmp/wz/SHA256)
-  actual=$(sha256sum /tmp/site.tar.zst | cut -d' ' -f1)
-  [ "$expected" = "$actual" ] || { echo "gpu_session: bundle sha256 $actual != $expected: stage every chunk" >&2; exit 2; }
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/zst /tmp/wz/zstandard-*.whl
-  rm -rf "$site" && mkdir -p "$site"
-  PYTHONPATH=/tmp/zst python3 - "$site" <<'EOF'
+# unpack TARBALL SHA256 DEST: a sha256-checked zstd tarball into DEST, byte-compiled, once per machine (DEST/.complete)
+unpack() {
+  local tarball=$1 expected=$2 dest=$3
+  [ -f "$dest/.complete" ] && return 0
+  [ "$(sha256sum "$tarball" | cut -d' ' -f1)" = "$expected" ] || return 1
+  rm -rf "$dest" && mkdir -p "$dest"
+  PYTHONPATH=/tmp/zst python3 - "$tarball" "$dest" <<'EOF'
 import sys, tarfile, zstandard
-with open("/tmp/site.tar.zst", "rb") as f, zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(f) as r:
+with open(sys.argv[1], "rb") as f, zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(f) as r:
     with tarfile.open(fileobj=r, mode="r|") as tar:
-        tar.extractall(sys.argv[1], filter="data")
+        tar.extractall(sys.argv[2], filter="data")
 EOF
   # bytecode now, as pip does when it builds the trainer image: otherwise the first process pays for compiling ~13k
   # modules (12.3 s vs 4.6 s for the trainer's imports on a 2-core CPU) and start-up timings are not the image's.
   # A few files in some packages are templates, not Python: compileall reports them and returns 1; that is expected.
-  python3 -m compileall -q -j 0 "$site" > /dev/null 2>&1 || true
-  touch "$site/.complete"
+  python3 -m compileall -q -j 0 "$dest" > /dev/null 2>&1 || true
+  touch "$dest/.complete"
+}
+if [ ! -f "$site/.complete" ]; then
+  cat $(ls /tmp/wz/? | sort) > /tmp/site.tar.zst
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/zst /tmp/wz/zstandard-*.whl
+  unpack /tmp/site.tar.zst "$(cat /tmp/wz/SHA256)" "$site" \
+    || { echo "gpu_session: bundle sha256 != $(cat /tmp/wz/SHA256): stage every chunk" >&2; exit 2; }
 fi
 export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1 ROBOTICS_DATA_DIR=/tmp/rdata
 export ISAACSIM_ASSET_ROOT
@@ -93,14 +98,8 @@ case "$verb" in
          python3 bench/gpu_sweep.py --num-envs 4096 "${variants[@]}" | tee "$out/sweep.jsonl" || status=$? ;;
   multi) python3 bench/multi_gpu.py --gpus "${1:?multi needs N}" --out "$out/multi_gpu.json" || status=$? ;;
   chain) orch=/tmp/site_orch
-         if [ ! -f "$orch/.complete" ]; then
-           [ "$(sha256sum /tmp/wz/orch.tar.zst | cut -d' ' -f1)" = "$(cat /tmp/wz/orch.sha256)" ] \
-             || { echo "gpu_session: stage the orchestrator chunk (stage o)" >&2; exit 2; }
-           rm -rf "$orch" && mkdir -p "$orch"
-           PYTHONPATH=/tmp/zst python3 -c "import sys, tarfile, zstandard; tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(open('/tmp/wz/orch.tar.zst', 'rb')), mode='r|').extractall(sys.argv[1], filter='data')" "$orch"
-           python3 -m compileall -q -j 0 "$orch" > /dev/null 2>&1 || true
-           touch "$orch/.complete"
-         fi
+         unpack /tmp/wz/orch.tar.zst "$(cat /tmp/wz/orch.sha256 2>/dev/null)" "$orch" \
+           || { echo "gpu_session: stage the orchestrator chunk (stage o)" >&2; exit 2; }
          task=${1:-ant_gpu}
          PYTHONPATH="$PYTHONPATH:$orch" ROBOTICS_SETTINGS=config/local_gpu.yaml \
            python3 -m robotics_assets quickstart --task "$task" --region eastus > "$out/chain.log" 2>&1 || status=$?
